@@ -1,0 +1,70 @@
+"""Per-family call adapters: how a resolved spec becomes a diffusers pipeline call.
+
+Text is encoded here, before the pipeline call, so text-encode time is measured on its own;
+the embeddings are then passed in and the pipeline does not encode again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from PIL import Image
+
+from pipelines.catalog import Family, Mode, ModelEntry
+from pipelines.spec import ResolvedSpec
+
+
+def _uses_cfg(spec: ResolvedSpec) -> bool:
+    return spec.guidance_scale > 1.0 or (spec.guidance_scale_2 or 0.0) > 1.0
+
+
+def encode_text(entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
+    cfg = _uses_cfg(spec)
+    if entry.family is Family.LTX:
+        pe, pm, npe, npm = pipe.encode_prompt(
+            prompt=spec.prompt, negative_prompt=spec.negative_prompt, do_classifier_free_guidance=cfg,
+            num_videos_per_prompt=1, device=device,
+        )
+        out = {"prompt_embeds": pe, "prompt_attention_mask": pm}
+        if cfg:
+            out |= {"negative_prompt_embeds": npe, "negative_prompt_attention_mask": npm}
+        return out
+    pe, npe = pipe.encode_prompt(
+        prompt=spec.prompt, negative_prompt=spec.negative_prompt, do_classifier_free_guidance=cfg,
+        num_videos_per_prompt=1, max_sequence_length=512, device=device,
+    )
+    out = {"prompt_embeds": pe}
+    if cfg:
+        out["negative_prompt_embeds"] = npe
+    return out
+
+
+def call_kwargs(entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
+                last: Image.Image | None) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "height": spec.height,
+        "width": spec.width,
+        "num_frames": spec.num_frames,
+        "num_inference_steps": spec.steps,
+        "guidance_scale": spec.guidance_scale,
+        "output_type": "np",
+    }
+    kw.update(entry.extra_call_kwargs)
+    if entry.family is Family.LTX:
+        kw["frame_rate"] = spec.fps
+        if spec.mode is not Mode.TEXT_TO_VIDEO:
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+            conds = [LTXVideoCondition(image=first, frame_index=0)]
+            if spec.mode is Mode.FIRST_LAST_FRAME:
+                conds.append(LTXVideoCondition(image=last, frame_index=spec.num_frames - 1))
+            kw["conditions"] = conds
+        return kw
+    if spec.guidance_scale_2 is not None and entry.architecture.experts == 2:
+        kw["guidance_scale_2"] = spec.guidance_scale_2
+    if spec.mode is not Mode.TEXT_TO_VIDEO:
+        kw["image"] = first
+        if spec.mode is Mode.FIRST_LAST_FRAME:
+            kw["last_image"] = last
+    return kw

@@ -1,0 +1,151 @@
+"""The library entry point: ``VideoGenerator.generate(spec, on_step=..., should_stop=...)``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipelines.catalog import Catalog, default_catalog
+from pipelines.errors import GenerationCancelled, OutOfMemory
+from pipelines.families import call_kwargs, encode_text
+from pipelines.images import load_fitted
+from pipelines.loader import PipelineCache, pick_device, pick_dtype
+from pipelines.spec import GenerationSpec, ResolvedSpec, resolve
+from pipelines.weights import WeightsLocation, WeightsLocator
+
+log = logging.getLogger(__name__)
+
+OnStep = Callable[[int, int], None]
+ShouldStop = Callable[[], bool]
+
+
+@dataclass
+class VideoResult:
+    frames: np.ndarray  # (frames, height, width, 3) uint8
+    spec: ResolvedSpec
+    weights: WeightsLocation
+    device: str
+    dtype: str
+    timings: dict[str, float]
+    step_seconds: list[float] = field(default_factory=list)
+    peak_memory_bytes: int | None = None
+
+    @property
+    def fps(self) -> int:
+        return self.spec.fps
+
+
+class VideoGenerator:
+    """Holds loaded models between calls. Not thread-safe: one ``generate`` at a time."""
+
+    def __init__(
+        self,
+        locator: WeightsLocator,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_models: int = 1,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.locator = locator
+        self.catalog = catalog or locator.catalog or default_catalog()
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(self.device, dtype)
+        self.cache = PipelineCache(self.device, self.dtype, max_models)
+
+    def generate(
+        self,
+        spec: GenerationSpec | ResolvedSpec,
+        on_step: OnStep | None = None,
+        should_stop: ShouldStop | None = None,
+    ) -> VideoResult:
+        # Validate everything (spec rules, images, weights on disk) before loading anything.
+        rs = spec if isinstance(spec, ResolvedSpec) else resolve(spec, self.catalog)
+        entry = self.catalog.get(rs.model)
+        assert entry is not None  # resolve() checked it
+        location = self.locator.require(rs.model)
+        stop = should_stop or (lambda: False)
+        if stop():
+            raise GenerationCancelled(0, rs.steps)
+
+        timings: dict[str, float] = {}
+        t_start = time.perf_counter()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        try:
+            pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode)
+            first = load_fitted(rs.image, rs.width, rs.height, rs.image_fit) if rs.image else None
+            last = load_fitted(rs.last_image, rs.width, rs.height, rs.image_fit) if rs.last_image else None
+
+            t0 = self._now()
+            with torch.inference_mode():
+                embeds = encode_text(entry, pipe, rs, self.device)
+            timings["text_encode_s"] = self._now() - t0
+
+            marks: list[float] = []
+
+            def on_step_end(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
+                marks.append(self._now())
+                total = int(getattr(p, "num_timesteps", 0) or rs.steps)
+                if on_step is not None:
+                    on_step(i + 1, total)
+                if stop():
+                    # Raising aborts the diffusers loop at once; per-call state is reset next call.
+                    raise GenerationCancelled(i + 1, total)
+                return kw
+
+            kwargs = call_kwargs(entry, rs, first, last) | embeds
+            generator = torch.Generator("cpu").manual_seed(rs.seed)
+            t_call = self._now()
+            with torch.inference_mode():
+                out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
+            t_end = self._now()
+        except torch.OutOfMemoryError as exc:
+            self.cache.evict(rs.model)
+            raise OutOfMemory(f"out of GPU memory running {rs.model} at {rs.width}x{rs.height}x"
+                              f"{rs.num_frames}: {exc}") from exc
+
+        last_step = marks[-1] if marks else t_call
+        timings["denoise_s"] = last_step - t_call
+        timings["decode_s"] = t_end - last_step
+        timings["total_s"] = time.perf_counter() - t_start
+        steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
+        frames = to_uint8(out.frames[0])
+        peak = int(torch.cuda.max_memory_allocated(self.device)) if self.device.type == "cuda" else None
+        log.info("generated %s %s %dx%dx%d in %.2fs", rs.model, rs.mode.value, rs.width, rs.height,
+                 rs.num_frames, timings["total_s"])
+        return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
+                           timings, steps, peak)
+
+    def _now(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+
+def to_uint8(video: Any) -> np.ndarray:
+    """diffusers' ``output_type="np"`` frames (float in [0, 1]) to (F, H, W, 3) uint8."""
+    arr = np.asarray(video)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def generate(
+    spec: GenerationSpec,
+    *,
+    weights_dir: Path | str = "weights",
+    on_step: OnStep | None = None,
+    should_stop: ShouldStop | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> VideoResult:
+    """One-shot convenience over ``VideoGenerator`` (loads the model each call)."""
+    gen = VideoGenerator(WeightsLocator(Path(weights_dir)), device=device, dtype=dtype)
+    return gen.generate(spec, on_step=on_step, should_stop=should_stop)

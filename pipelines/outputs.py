@@ -1,0 +1,92 @@
+"""Writing one generation's files: the MP4, a thumbnail, the last frame (for chaining shots) and
+the JSON sidecar that keeps prompt, seed, model, settings and timings next to the video."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from pipelines.encode import encode_mp4
+
+if TYPE_CHECKING:
+    from pipelines.generate import VideoResult
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    video: Path
+    thumbnail: Path
+    last_frame: Path
+    sidecar: Path
+
+
+def sidecar_path(video: Path) -> Path:
+    return video.with_suffix(".json")
+
+
+def write_outputs(result: VideoResult, video_path: Path, extra: dict[str, Any] | None = None) -> OutputFiles:
+    """Encode ``result`` to ``video_path`` and write its companions beside it."""
+    video_path = Path(video_path)
+    t0 = time.perf_counter()
+    encode_mp4(result.frames, video_path, result.fps)
+    encode_s = time.perf_counter() - t0
+    stem = video_path.with_suffix("")
+    thumb = stem.with_name(stem.name + ".thumbnail.webp")
+    last = stem.with_name(stem.name + ".last_frame.png")
+    frames = result.frames
+    Image.fromarray(frames[len(frames) // 2]).save(thumb, quality=85)
+    Image.fromarray(frames[-1]).save(last)
+    data = build_sidecar(result, video_path, encode_s)
+    if extra:
+        data.update(extra)
+    side = sidecar_path(video_path)
+    tmp = side.with_name(side.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(side)
+    return OutputFiles(video_path, thumb, last, side)
+
+
+def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dict[str, Any]:
+    from pipelines.catalog import default_catalog
+    from pipelines.provenance import environment
+
+    entry = default_catalog().get(result.spec.model)
+    loc = result.weights
+    f = result.frames
+    return {
+        "schema": "vidserve.sidecar/1",
+        "created_at": time.time(),
+        "spec": result.spec.model_dump(mode="json"),
+        "seed": result.spec.seed,
+        "model": {
+            "id": result.spec.model,
+            "family": entry.family.value if entry else None,
+            "hub_repo": entry.hub_repo if entry else None,
+            "revision": loc.revision,
+            "weights_path": str(loc.path),
+            "weights_source": loc.source,
+            "weights_fingerprint": loc.fingerprint,
+            "synthetic_tiny_weights": loc.tiny,
+        },
+        "device": {"device": result.device, "dtype": result.dtype},
+        "environment": environment(),
+        "timings": {**result.timings, "encode_s": encode_s},
+        "step_seconds": result.step_seconds,
+        "peak_memory_bytes": result.peak_memory_bytes,
+        "output": {
+            "file": video_path.name,
+            "frames": int(f.shape[0]),
+            "height": int(f.shape[1]),
+            "width": int(f.shape[2]),
+            "fps": result.fps,
+            "codec": "h264",
+            "bytes": video_path.stat().st_size,
+            "sha256": hashlib.sha256(video_path.read_bytes()).hexdigest(),
+        },
+    }

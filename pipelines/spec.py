@@ -1,0 +1,179 @@
+"""Generation specs: what a caller asks for, and the resolved form checked against the catalog.
+
+Torch-free: the API resolves specs at the edge so a job never fails on input a check could catch.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.catalog import Catalog, Mode, ModelEntry, default_catalog
+from pipelines.errors import InvalidSpec
+from pipelines.images import check_image_file
+
+ImageFit = Literal["cover", "contain"]
+MAX_SEED = 2**63 - 1
+MAX_PROMPT_CHARS = 20_000
+MAX_STEPS = 200
+
+
+class GenerationSpec(BaseModel):
+    """A request for one video. Unset fields take the model's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    prompt: str = ""
+    mode: Mode | None = None  # inferred from the images when unset
+    negative_prompt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_frames: int | None = None
+    fps: int | None = None
+    steps: int | None = None
+    guidance_scale: float | None = None
+    guidance_scale_2: float | None = None
+    seed: int | None = None
+    image: Path | None = None
+    last_image: Path | None = None
+    # How an input image meets the target size: cover-crop (fill, crop the overflow, centred)
+    # or contain (letterbox on black).
+    image_fit: ImageFit = "cover"
+
+
+class ResolvedSpec(BaseModel):
+    """Every field concrete; this is what runs and what the sidecar records."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    mode: Mode
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+    guidance_scale_2: float | None
+    seed: int
+    image: Path | None = None
+    last_image: Path | None = None
+    image_fit: ImageFit = "cover"
+    pipeline_class: str = Field(description="diffusers pipeline class that runs this mode")
+
+    @property
+    def seconds(self) -> float:
+        return self.num_frames / self.fps
+
+
+def frames_for_seconds(entry: ModelEntry, seconds: float, fps: int | None = None) -> int:
+    """The nearest frame count the model accepts for a duration (rounded up to the rule)."""
+    rate = fps or entry.defaults.fps
+    k = max(1, math.ceil((seconds * rate - 1) / entry.rules.frames_multiple))
+    return k * entry.rules.frames_multiple + 1
+
+
+def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpec:
+    """Check ``spec`` against the catalog and fill defaults. Raises InvalidSpec naming the field."""
+    catalog = catalog or default_catalog()
+    entry = catalog.get(spec.model)
+    if entry is None:
+        raise InvalidSpec("model", spec.model, f"unknown model; known models: {', '.join(catalog.ids())}")
+
+    mode = spec.mode or _infer_mode(spec)
+    if mode not in entry.pipelines:
+        served = ", ".join(m.value for m in entry.modes)
+        raise InvalidSpec("mode", mode.value, f"model {entry.id} does not serve this mode; it serves: {served}")
+
+    d, rules = entry.defaults, entry.rules
+    width = spec.width if spec.width is not None else d.width
+    height = spec.height if spec.height is not None else d.height
+    frames = spec.num_frames if spec.num_frames is not None else d.num_frames
+    for name, side in (("width", width), ("height", height)):
+        if not rules.min_side <= side <= rules.max_side:
+            raise InvalidSpec(name, side, f"must be between {rules.min_side} and {rules.max_side}")
+        if side % rules.size_multiple:
+            lo = side // rules.size_multiple * rules.size_multiple
+            raise InvalidSpec(
+                name, side, f"must be a multiple of {rules.size_multiple} for {entry.id} "
+                f"(nearest: {max(lo, rules.size_multiple)} or {lo + rules.size_multiple})"
+            )
+    if not rules.min_frames <= frames <= rules.max_frames or (frames - 1) % rules.frames_multiple:
+        k = max(0, round((frames - 1) / rules.frames_multiple))
+        raise InvalidSpec(
+            "num_frames", frames,
+            f"must be {rules.frames_multiple}k+1 between {rules.min_frames} and {rules.max_frames} "
+            f"for {entry.id} (nearest: {k * rules.frames_multiple + 1})",
+        )
+
+    fps = spec.fps if spec.fps is not None else d.fps
+    if not 1 <= fps <= 120:
+        raise InvalidSpec("fps", fps, "must be between 1 and 120")
+    steps = spec.steps if spec.steps is not None else d.steps
+    if not 1 <= steps <= MAX_STEPS:
+        raise InvalidSpec("steps", steps, f"must be between 1 and {MAX_STEPS}")
+    guidance = spec.guidance_scale if spec.guidance_scale is not None else d.guidance_scale
+    guidance_2 = spec.guidance_scale_2 if spec.guidance_scale_2 is not None else d.guidance_scale_2
+    for name, g in (("guidance_scale", guidance), ("guidance_scale_2", guidance_2)):
+        if g is not None and not (math.isfinite(g) and 0.0 <= g <= 30.0):
+            raise InvalidSpec(name, g, "must be a number between 0 and 30")
+    if spec.guidance_scale_2 is not None and entry.architecture.experts < 2:
+        raise InvalidSpec("guidance_scale_2", spec.guidance_scale_2, f"{entry.id} has one expert; omit it")
+    seed = spec.seed if spec.seed is not None else secrets.randbelow(2**32)
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
+    if len(spec.prompt) > MAX_PROMPT_CHARS:
+        raise InvalidSpec("prompt", spec.prompt, f"longer than {MAX_PROMPT_CHARS} characters")
+
+    image, last_image = _check_images(mode, spec)
+    return ResolvedSpec(
+        model=entry.id,
+        mode=mode,
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt if spec.negative_prompt is not None else d.negative_prompt,
+        width=width,
+        height=height,
+        num_frames=frames,
+        fps=fps,
+        steps=steps,
+        guidance_scale=guidance,
+        guidance_scale_2=guidance_2,
+        seed=seed,
+        image=image,
+        last_image=last_image,
+        image_fit=spec.image_fit,
+        pipeline_class=entry.pipelines[mode],
+    )
+
+
+def _infer_mode(spec: GenerationSpec) -> Mode:
+    if spec.last_image is not None:
+        return Mode.FIRST_LAST_FRAME
+    if spec.image is not None:
+        return Mode.IMAGE_TO_VIDEO
+    return Mode.TEXT_TO_VIDEO
+
+
+def _check_images(mode: Mode, spec: GenerationSpec) -> tuple[Path | None, Path | None]:
+    needs_first = mode in (Mode.IMAGE_TO_VIDEO, Mode.FIRST_LAST_FRAME)
+    needs_last = mode is Mode.FIRST_LAST_FRAME
+    if needs_first and spec.image is None:
+        raise InvalidSpec("image", None, f"{mode.value} needs a first image")
+    if needs_last and spec.last_image is None:
+        raise InvalidSpec("last_image", None, f"{mode.value} needs a last image")
+    if not needs_first and spec.image is not None:
+        raise InvalidSpec("image", str(spec.image), f"{mode.value} takes no image")
+    if not needs_last and spec.last_image is not None:
+        raise InvalidSpec("last_image", str(spec.last_image), f"{mode.value} takes no last image")
+    if spec.image is not None:
+        check_image_file("image", spec.image)
+    if spec.last_image is not None:
+        check_image_file("last_image", spec.last_image)
+    return spec.image, spec.last_image

@@ -1,0 +1,122 @@
+"""The contract between the job layer and the engines that run generations.
+
+The job layer hands an engine a ``WorkItem`` and receives ``EngineEvent``s while it runs; the
+engine owns processes/actors, loaded models, cancellation and crash detection. Engines:
+``server.engine.local`` (one worker subprocess per GPU, the default) and, later, Ray actors.
+Torch-free: the API process imports this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class EventType(StrEnum):
+    STARTED = "started"      # a worker took the item
+    STAGE = "stage"          # data: {"stage": Stage}
+    STEP = "step"            # data: {"step": i, "total": n, "step_seconds": s}
+    COMPLETED = "completed"  # data: WorkResult fields
+
+
+class Stage(StrEnum):
+    LOADING = "loading"
+    TEXT_ENCODING = "text_encoding"
+    DENOISING = "denoising"
+    DECODING = "decoding"
+    POST = "post"
+    ENCODING = "encoding"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    job_id: str
+    spec: dict[str, Any]          # pipelines.spec.ResolvedSpec.model_dump(mode="json")
+    output_dir: Path              # the worker writes video.mp4 and companions here
+    sidecar_extra: dict[str, Any] = field(default_factory=dict)  # merged into the sidecar (job id, metadata)
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    job_id: str
+    type: EventType
+    data: dict[str, Any]
+    at: float                     # time.time() in the worker
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    job_id: str
+    files: dict[str, str]         # "video", "thumbnail", "last_frame", "sidecar" -> absolute paths
+    timings: dict[str, float]
+    peak_memory_bytes: int | None
+    worker_id: str
+
+
+class EngineError(Exception):
+    """Raised by ``Engine.run``; ``code`` is the job's error code."""
+
+    code = "internal"
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class WorkerCrashed(EngineError):
+    code = "worker_crashed"
+    retryable = True
+
+
+class JobCancelled(EngineError):
+    code = "cancelled"
+
+
+class OutOfMemory(EngineError):
+    code = "out_of_memory"
+
+
+class InvalidInput(EngineError):
+    code = "invalid_input"
+
+
+class ModelUnavailableError(EngineError):
+    code = "model_unavailable"
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    worker_id: str
+    device: str                   # "cuda:0" or "cpu"
+    alive: bool
+    busy_job: str | None
+    loaded_models: list[str]
+    memory_total_bytes: int | None
+    memory_free_bytes: int | None
+
+
+class Engine(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def ready(self) -> bool:
+        """True when at least one worker is up and able to take work."""
+        ...
+
+    def idle_workers(self) -> int: ...
+
+    def workers(self) -> list[WorkerInfo]: ...
+
+    async def run(self, item: WorkItem, on_event: Callable[[EngineEvent], None]) -> WorkResult:
+        """Run one item on an idle worker; raises an EngineError subclass on failure.
+        Callers must not start more runs than ``idle_workers()``."""
+        ...
+
+    async def cancel(self, job_id: str) -> bool:
+        """Ask the worker running ``job_id`` to stop at its next step; True if it was running."""
+        ...
