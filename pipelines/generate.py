@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 OnStep = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
+# Stages reported through ``on_stage``: loading (only when the model is not resident),
+# text_encoding, denoising, decoding. Names match server.engine.base.Stage.
+OnStage = Callable[[str], None]
 
 
 @dataclass
@@ -64,6 +67,7 @@ class VideoGenerator:
         spec: GenerationSpec | ResolvedSpec,
         on_step: OnStep | None = None,
         should_stop: ShouldStop | None = None,
+        on_stage: OnStage | None = None,
     ) -> VideoResult:
         # Validate everything (spec rules, images, weights on disk) before loading anything.
         rs = spec if isinstance(spec, ResolvedSpec) else resolve(spec, self.catalog)
@@ -71,6 +75,7 @@ class VideoGenerator:
         assert entry is not None  # resolve() checked it
         location = self.locator.require(rs.model)
         stop = should_stop or (lambda: False)
+        stage = on_stage or (lambda name: None)
         if stop():
             raise GenerationCancelled(0, rs.steps)
 
@@ -79,10 +84,13 @@ class VideoGenerator:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         try:
+            if not self.cache.is_resident(entry.id, location):
+                stage("loading")
             pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode)
             first = load_fitted(rs.image, rs.width, rs.height, rs.image_fit) if rs.image else None
             last = load_fitted(rs.last_image, rs.width, rs.height, rs.image_fit) if rs.last_image else None
 
+            stage("text_encoding")
             t0 = self._now()
             with torch.inference_mode():
                 embeds = encode_text(entry, pipe, rs, self.device)
@@ -95,6 +103,8 @@ class VideoGenerator:
                 total = int(getattr(p, "num_timesteps", 0) or rs.steps)
                 if on_step is not None:
                     on_step(i + 1, total)
+                if i + 1 == total:
+                    stage("decoding")
                 if stop():
                     # Raising aborts the diffusers loop at once; per-call state is reset next call.
                     raise GenerationCancelled(i + 1, total)
@@ -102,6 +112,7 @@ class VideoGenerator:
 
             kwargs = call_kwargs(entry, rs, first, last) | embeds
             generator = torch.Generator("cpu").manual_seed(rs.seed)
+            stage("denoising")
             t_call = self._now()
             with torch.inference_mode():
                 out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
@@ -143,9 +154,10 @@ def generate(
     weights_dir: Path | str = "weights",
     on_step: OnStep | None = None,
     should_stop: ShouldStop | None = None,
+    on_stage: OnStage | None = None,
     device: str | None = None,
     dtype: str | None = None,
 ) -> VideoResult:
     """One-shot convenience over ``VideoGenerator`` (loads the model each call)."""
     gen = VideoGenerator(WeightsLocator(Path(weights_dir)), device=device, dtype=dtype)
-    return gen.generate(spec, on_step=on_step, should_stop=should_stop)
+    return gen.generate(spec, on_step=on_step, should_stop=should_stop, on_stage=on_stage)

@@ -83,6 +83,10 @@ class PipelineCache:
     def loaded_ids(self) -> list[str]:
         return list(self._models)
 
+    def is_resident(self, model_id: str, location: WeightsLocation) -> bool:
+        held = self._models.get(model_id)
+        return held is not None and held.location.path == location.path
+
     def get(self, entry: ModelEntry, location: WeightsLocation, mode: Mode) -> tuple[Any, float]:
         """The pipeline for ``mode`` and the seconds spent loading (0 when it was resident)."""
         cls_name = entry.pipelines[mode]
