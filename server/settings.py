@@ -26,6 +26,35 @@ class Settings(BaseSettings):
     device: str | None = None
     dtype: str | None = None
 
+    # --- server (vidserve serve) ---
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Bearer keys; empty = no auth, and the server binds 127.0.0.1 only.
+    api_keys: list[str] = Field(default_factory=list)
+    # Which engine runs generations: worker subprocesses ("local") or one thread in the API process.
+    engine: str = "local"
+    # Worker processes for the local engine; None = one per GPU (one CPU worker without a GPU).
+    workers: int | None = None
+    # Models the engine loads at start.
+    preload_models: list[str] = Field(default_factory=list)
+    # Bounded queue: jobs waiting beyond this are refused with 429.
+    queue_max: int = Field(default=256, ge=1)
+    # Queued jobs one API key may hold at once.
+    queue_max_per_key: int = Field(default=64, ge=1)
+    # Finished jobs and their files are deleted this long after they finish (0 = keep forever).
+    retention_hours: float = Field(default=24 * 7, ge=0)
+    cleanup_interval_s: float = Field(default=300.0, gt=0)
+    # GPU memory a job may need, in bytes, when no worker reports its memory (None = no check).
+    memory_limit_bytes: int | None = None
+    # HMAC-SHA256 secret for webhook signatures (empty = calls are sent unsigned).
+    webhook_secret: str = ""
+    webhook_max_attempts: int = Field(default=5, ge=1)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Upload limits (bytes per file; pixels read from the image header before decoding).
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_upload_pixels: int = Field(default=40_000_000, ge=1)
+    max_prompt_chars: int = Field(default=20_000, ge=1)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1,0 +1,1 @@
+"""The HTTP API: routes, request/response shapes, auth, error mapping, streaming. Torch-free."""

@@ -1,0 +1,136 @@
+"""Creating video jobs: the three native endpoints and the OpenAI ``POST /v1/videos``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from pipelines.catalog import Mode
+from server.api.auth import ApiKey
+from server.api.body import RequestBody, parse, read_body, read_image
+from server.api.deps import AppSettings, Service
+from server.api.errors import InvalidRequest
+from server.api.schemas import NativeRequest, OpenAIVideoRequest, render_video
+from server.api.submit import Draft, create_jobs, map_seconds, map_size, pick_model, request_hash
+from server.api.uploads import ImageUpload
+from server.jobs.models import Job
+from server.jobs.service import JobService
+from server.settings import Settings
+
+router = APIRouter(tags=["create"])
+
+POLL_AFTER_MS = "1000"
+_NATIVE_IMAGES = {Mode.TEXT_TO_VIDEO: (), Mode.IMAGE_TO_VIDEO: ("image",),
+                  Mode.FIRST_LAST_FRAME: ("image", "last_image")}
+
+
+async def _images(body: RequestBody, names: tuple[str, ...], settings: Settings) -> dict[str, ImageUpload]:
+    out = {}
+    for name in names:
+        img = await read_image(body, name, settings.max_upload_bytes, settings.max_upload_pixels)
+        if img is not None:
+            out[name] = img
+    if body.files:
+        extra = ", ".join(sorted(body.files))
+        raise InvalidRequest(f"unexpected file field(s): {extra}; accepted: {', '.join(names) or 'none'}",
+                             next(iter(sorted(body.files))))
+    return out
+
+
+def _check_prompt(prompt: str, settings: Settings) -> None:
+    if len(prompt) > settings.max_prompt_chars:
+        raise InvalidRequest(f"prompt: {len(prompt)} characters, over the {settings.max_prompt_chars} limit",
+                             "prompt")
+
+
+def _submit(service: JobService, draft: Draft, key_id: str, digest: str, idem_key: str | None) -> JSONResponse:
+    idem = (f"{key_id}:{idem_key}", digest) if idem_key else None
+    if idem is not None:
+        replay = service.store.idempotent(*idem)
+        if replay is not None:
+            if not replay:
+                raise InvalidRequest(f"Idempotency-Key {idem_key!r}: the jobs it created were deleted",
+                                     "Idempotency-Key", "idempotency_key_used")
+            return _created([service.view(j) for j in replay], replayed=True)
+    service.check_room(key_id, draft.n)
+    jobs = create_jobs(service, draft, key_id)
+    stored, created = service.submit(jobs, idem)
+    return _created(stored, replayed=not created)
+
+
+def _created(jobs: list[Job], replayed: bool) -> JSONResponse:
+    headers = {"openai-poll-after-ms": POLL_AFTER_MS, "Location": f"/v1/videos/{jobs[0].id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    content: dict[str, Any]
+    if len(jobs) == 1:
+        content = render_video(jobs[0])
+    else:
+        content = {"object": "list", "group_id": jobs[0].group_id, "data": [render_video(j) for j in jobs]}
+    return JSONResponse(content, status_code=202, headers=headers)
+
+
+async def _native(mode: Mode, request: Request, service: JobService, settings: Settings, key: str,
+                  idem_key: str | None) -> JSONResponse:
+    body = await read_body(request, settings.max_upload_bytes)
+    images = await _images(body, _NATIVE_IMAGES[mode], settings)
+    req = parse(NativeRequest, body.fields)
+    _check_prompt(req.prompt, settings)
+    digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}), images)
+    entry = pick_model(req.model, request.app.state.default_model, service)
+    spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
+                                   "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt"},
+                          exclude_none=True)
+    spec["model"] = entry.id
+    seconds = None
+    if req.seconds is not None:
+        if req.num_frames is not None:
+            raise InvalidRequest("give num_frames or seconds, not both", "seconds")
+        spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
+        seconds = f"{req.seconds:g}"
+    draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url)
+    return _submit(service, draft, key, digest, idem_key)
+
+
+@router.post("/v1/text-to-video", status_code=202, summary="Create a text-to-video job")
+async def text_to_video(request: Request, service: Service, settings: AppSettings, key: ApiKey,
+                        idempotency_key: str | None = Header(default=None, max_length=255)) -> JSONResponse:
+    return await _native(Mode.TEXT_TO_VIDEO, request, service, settings, key, idempotency_key)
+
+
+@router.post("/v1/image-to-video", status_code=202, summary="Create an image-to-video job (field `image`)")
+async def image_to_video(request: Request, service: Service, settings: AppSettings, key: ApiKey,
+                         idempotency_key: str | None = Header(default=None, max_length=255)) -> JSONResponse:
+    return await _native(Mode.IMAGE_TO_VIDEO, request, service, settings, key, idempotency_key)
+
+
+@router.post("/v1/first-last-frame-to-video", status_code=202,
+             summary="Create a first+last-frame job (fields `image`, `last_image`)")
+async def first_last_frame(request: Request, service: Service, settings: AppSettings, key: ApiKey,
+                           idempotency_key: str | None = Header(default=None, max_length=255)) -> JSONResponse:
+    return await _native(Mode.FIRST_LAST_FRAME, request, service, settings, key, idempotency_key)
+
+
+@router.post("/v1/videos", status_code=202, summary="Create a video (OpenAI Videos API)")
+async def create_video(request: Request, service: Service, settings: AppSettings, key: ApiKey,
+                       idempotency_key: str | None = Header(default=None, max_length=255)) -> JSONResponse:
+    body = await read_body(request, settings.max_upload_bytes)
+    images = await _images(body, ("input_reference",), settings)
+    req = parse(OpenAIVideoRequest, body.fields)
+    _check_prompt(req.prompt, settings)
+    digest = request_hash("videos", req.model_dump(exclude={"input_reference"}), images)
+    entry = pick_model(req.model, request.app.state.default_model, service)
+    mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
+    spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps",
+                                                   "guidance_scale"}, exclude_none=True)
+    spec["model"] = entry.id
+    if req.size:
+        spec["width"], spec["height"] = map_size(entry, req.size)
+    if req.seconds:
+        spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
+    if "input_reference" in images:
+        images = {"image": images["input_reference"]}
+    draft = Draft(mode, spec, images, 1, req.seconds, req.metadata or {}, req.priority, req.webhook_url)
+    return _submit(service, draft, key, digest, idempotency_key)

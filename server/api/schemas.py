@@ -1,0 +1,126 @@
+"""Request bodies and the ``video`` object the API returns (OpenAI's fields plus ours)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from server.jobs.models import Job, JobState
+
+MAX_N = 8
+MAX_METADATA_KEYS = 16
+
+
+def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_METADATA_KEYS:
+        raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+    for k, v in value.items():
+        if not 1 <= len(k) <= 64 or len(str(v)) > 512:
+            raise ValueError(f"key {k!r}: keys are 1-64 characters, values at most 512")
+    return {k: str(v) for k, v in value.items()}
+
+
+class CommonFields(BaseModel):
+    """What every creation request may carry besides the generation spec."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, str] | None = Field(default=None, description="free-form labels (project, scene, shot)")
+    priority: int = Field(default=0, ge=-10, le=10, description="higher runs first; FIFO within a priority")
+    webhook_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+
+    @field_validator("metadata")
+    @classmethod
+    def check_metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return _check_metadata(value)
+
+
+class NativeRequest(CommonFields):
+    """`POST /v1/text-to-video`, `/v1/image-to-video`, `/v1/first-last-frame-to-video`.
+
+    ``n`` > 1 creates n separate jobs sharing a ``group_id``, with seeds seed, seed+1, …, seed+n−1
+    (a random base seed when none is given); the response is then a list of the n video objects.
+    Images are multipart file fields or data-URL/base64 strings."""
+
+    model: str | None = Field(default=None, max_length=200)
+    prompt: str = Field(default="", max_length=20_000)
+    negative_prompt: str | None = Field(default=None, max_length=20_000)
+    width: int | None = Field(default=None, ge=1, le=8192)
+    height: int | None = Field(default=None, ge=1, le=8192)
+    num_frames: int | None = Field(default=None, ge=1, le=2048)
+    seconds: float | None = Field(default=None, gt=0, le=600)
+    fps: int | None = Field(default=None, ge=1, le=120)
+    steps: int | None = Field(default=None, ge=1, le=200)
+    guidance_scale: float | None = Field(default=None, ge=0, le=30)
+    guidance_scale_2: float | None = Field(default=None, ge=0, le=30)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    n: int = Field(default=1, ge=1, le=MAX_N)
+    image_fit: Literal["cover", "contain"] = "cover"
+    image: str | None = None
+    last_image: str | None = None
+
+
+class OpenAIVideoRequest(CommonFields):
+    """`POST /v1/videos`: OpenAI's fields; a few of ours are accepted too (sent via ``extra_body``)."""
+
+    prompt: str = Field(max_length=20_000)
+    model: str | None = Field(default=None, max_length=200)
+    seconds: str | None = Field(default=None, max_length=16)
+    size: str | None = Field(default=None, max_length=16)
+    input_reference: str | dict[str, Any] | None = None
+    negative_prompt: str | None = Field(default=None, max_length=20_000)
+    steps: int | None = Field(default=None, ge=1, le=200)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    fps: int | None = Field(default=None, ge=1, le=120)
+    guidance_scale: float | None = Field(default=None, ge=0, le=30)
+
+
+def openai_status(state: JobState) -> str:
+    return "failed" if state is JobState.CANCELLED else state.value
+
+
+def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
+    """The OpenAI ``video`` object plus vidserve's fields."""
+    spec = job.spec
+    error = None
+    if job.state in (JobState.FAILED, JobState.CANCELLED):
+        error = {"code": job.error_code or "internal", "message": job.error_message or ""}
+    content = f"{base_url}/v1/videos/{job.id}/content"
+    return {
+        "id": job.id,
+        "object": "video",
+        "model": job.model,
+        "status": openai_status(job.state),
+        "progress": job.progress,
+        "created_at": int(job.created_at),
+        "completed_at": int(job.completed_at) if job.completed_at else None,
+        "expires_at": int(job.expires_at) if job.expires_at else None,
+        "error": error,
+        "remixed_from_video_id": None,
+        "seconds": job.seconds,
+        "size": job.size,
+        "prompt": spec.get("prompt", ""),
+        # vidserve's own fields
+        "state": job.state.value,
+        "stage": job.stage,
+        "eta_seconds": job.eta_seconds,
+        "queue_position": job.queue_position,
+        "priority": job.priority,
+        "group_id": job.group_id,
+        "seed": spec.get("seed"),
+        "spec": spec,
+        "metadata": job.metadata,
+        "attempts": job.attempts,
+        "started_at": job.started_at,
+        "timings": job.timings,
+        "worker_id": job.worker_id,
+        "outputs": {
+            "video": f"{content}?variant=video",
+            "thumbnail": f"{content}?variant=thumbnail",
+            "last_frame": f"{content}?variant=last_frame",
+            "sidecar": f"{content}?variant=sidecar",
+        } if job.state is JobState.COMPLETED else None,
+    }

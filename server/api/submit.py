@@ -1,0 +1,119 @@
+"""Turning a validated creation request into job records: model choice, OpenAI size/seconds
+mapping, images saved under the job folder, ``n`` takes, idempotency hash, admission."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.catalog import Mode, ModelEntry
+from pipelines.errors import InvalidSpec
+from pipelines.spec import GenerationSpec, frames_for_seconds, resolve
+from server.api.errors import InvalidRequest
+from server.api.uploads import ImageUpload
+from server.jobs.models import Job, JobState
+from server.jobs.service import JobService
+
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+
+
+@dataclass
+class Draft:
+    """Everything a set of ``n`` jobs needs, before any file is written."""
+
+    mode: Mode
+    spec: dict[str, Any]          # GenerationSpec fields, images excluded
+    images: dict[str, ImageUpload]
+    n: int
+    seconds: str | None
+    metadata: dict[str, str]
+    priority: int
+    webhook_url: str | None
+
+
+def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageUpload]) -> str:
+    canon = {"endpoint": endpoint, "fields": fields, "images": {k: v.sha256 for k, v in sorted(images.items())}}
+    return hashlib.sha256(json.dumps(canon, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def pick_model(requested: str | None, default: str | None, service: JobService) -> ModelEntry:
+    model = requested or default
+    if not model:
+        raise InvalidRequest("model: no model given and no default model is configured or present", "model")
+    entry = service.catalog.get(model)
+    if entry is None:
+        served = ", ".join(service.catalog.ids())
+        raise InvalidSpec("model", model, f"unknown model; known models: {served}")
+    return entry
+
+
+def map_size(entry: ModelEntry, size: str) -> tuple[int, int]:
+    """OpenAI ``size`` "WxH" onto the model's rules; the 400 says which values are accepted."""
+    r, d = entry.rules, entry.defaults
+    accepted = (f"accepted: 'WIDTHxHEIGHT' with both sides multiples of {r.size_multiple} between {r.min_side} "
+                f"and {r.max_side} for {entry.id} (default {d.width}x{d.height}, e.g. "
+                f"{d.width}x{d.height}, {d.height}x{d.width})")
+    m = _SIZE.match(size)
+    if not m:
+        raise InvalidRequest(f"size={size!r}: not WIDTHxHEIGHT; {accepted}", "size")
+    w, h = int(m.group(1)), int(m.group(2))
+    for side in (w, h):
+        if side % r.size_multiple or not r.min_side <= side <= r.max_side:
+            raise InvalidRequest(f"size={size!r}: {accepted}", "size")
+    return w, h
+
+
+def map_seconds(entry: ModelEntry, seconds: str | float, fps: int | None) -> int:
+    """Seconds onto a frame count the model accepts (rounded up to its 4k+1/8k+1 rule)."""
+    rate = fps or entry.defaults.fps
+    r = entry.rules
+    longest = (r.max_frames - 1) / rate
+    accepted = (f"accepted for {entry.id} at {rate} fps: up to {longest:.2f} seconds "
+                f"(e.g. {', '.join(repr(str(s)) for s in range(1, int(longest) + 1)[:8]) or repr('1')})")
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"seconds={seconds!r}: not a number; {accepted}", "seconds") from None
+    if not 0 < value <= longest + 1e-9:
+        raise InvalidRequest(f"seconds={seconds!r}: {accepted}", "seconds")
+    return max(r.min_frames, frames_for_seconds(entry, value, rate))
+
+
+def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
+    """Save images and resolve the spec once per take; any failure removes what was written."""
+    base_seed = draft.spec.get("seed")
+    if base_seed is None:
+        base_seed = secrets.randbelow(2**32)
+    group_id = f"group_{uuid.uuid4().hex[:16]}" if draft.n > 1 else None
+    now = time.time()
+    jobs: list[Job] = []
+    try:
+        for i in range(draft.n):
+            job_id = f"video_{uuid.uuid4().hex}"
+            folder = service.new_dir(job_id)
+            paths = {name: img.save(folder / "inputs") for name, img in draft.images.items()}
+            fields = {**draft.spec, "mode": draft.mode, "seed": base_seed + i, **paths}
+            resolved = resolve(GenerationSpec(**fields), service.catalog)
+            seconds = draft.seconds or f"{resolved.num_frames / resolved.fps:.2f}".rstrip("0").rstrip(".")
+            jobs.append(Job(
+                id=job_id, seq=0, state=JobState.QUEUED, model=resolved.model,
+                spec=resolved.model_dump(mode="json"), created_at=now, priority=draft.priority,
+                seconds=seconds, metadata=draft.metadata, key_id=key_id, group_id=group_id,
+                webhook_url=draft.webhook_url,
+            ))
+            if i == 0:
+                service.admit(resolved.model, resolved.width, resolved.height, resolved.num_frames)
+    except BaseException:
+        for job in jobs:
+            shutil.rmtree(service.jobs_dir / job.id, ignore_errors=True)
+        if not jobs or jobs[-1].id != job_id:
+            shutil.rmtree(service.jobs_dir / job_id, ignore_errors=True)
+        raise
+    return jobs

@@ -1,0 +1,96 @@
+"""The FastAPI application: ``create_app(settings)`` wires settings, the engine and the job service.
+
+Torch-free at import: the in-process engine imports torch inside its thread, and the local engine
+keeps it in worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pipelines.catalog import default_catalog
+from pipelines.demo import default_model
+from pipelines.weights import WeightsLocator
+from server.api import errors, routes_create, routes_system, routes_videos
+from server.api.schemas import render_video
+from server.engine.base import Engine
+from server.jobs.service import JobService
+from server.jobs.webhooks import WebhookSender
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "inprocess")
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The engine named by ``settings.engine``, imported only when chosen."""
+    if settings.engine == "inprocess":
+        from server.engine.inprocess import InProcessEngine
+
+        return InProcessEngine(settings.weights_dir, dict(settings.model_paths), settings.device, settings.dtype,
+                               list(settings.preload_models))
+    if settings.engine == "local":
+        from server.engine.local import LocalEngine
+
+        return LocalEngine(settings.weights_dir, dict(settings.model_paths), local_devices(settings), settings.dtype)
+    raise ValueError(f"engine={settings.engine!r}: accepted values: {', '.join(ENGINES)}")
+
+
+def local_devices(settings: Settings) -> list[str] | None:
+    """Worker devices for the local engine: one per GPU by default; ``device="cpu"`` with
+    ``workers=N`` gives N CPU workers; an explicit ``device`` otherwise pins the one worker."""
+    if settings.device == "cpu":
+        return ["cpu"] * (settings.workers or 1)
+    if settings.device:
+        return [settings.device]
+    return None
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        the_engine = engine or make_engine(settings)
+        service = JobService(
+            data_dir=settings.data_dir, engine=the_engine, catalog=app.state.catalog, render=render_video,
+            queue_max=settings.queue_max, queue_max_per_key=settings.queue_max_per_key,
+            retention_s=settings.retention_hours * 3600, cleanup_interval_s=settings.cleanup_interval_s,
+            memory_limit_bytes=settings.memory_limit_bytes,
+            webhooks=WebhookSender(settings.webhook_secret, settings.webhook_max_attempts,
+                                   settings.webhook_timeout_s),
+        )
+        app.state.jobs = service
+        if not settings.api_keys:
+            log.warning("no API keys configured: every route is open; bind to 127.0.0.1 only")
+        log.info("data in %s (jobs database %s); weights in %s; default model %s; engine %s",
+                 settings.data_dir.resolve(), service.store.path.resolve(), settings.weights_dir.resolve(),
+                 app.state.default_model, settings.engine if engine is None else type(engine).__name__)
+        await the_engine.start()
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+            await the_engine.stop()
+
+    app = FastAPI(
+        title="vidserve",
+        version="0.1.0",
+        summary="Self-hosted video generation: native endpoints and the OpenAI Videos API",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = default_catalog()
+    app.state.locator = WeightsLocator(settings.weights_dir, dict(settings.model_paths), app.state.catalog)
+    app.state.default_model = default_model(app.state.locator, settings.default_model)
+    errors.install(app)
+    app.include_router(routes_create.router)
+    app.include_router(routes_videos.router)
+    app.include_router(routes_system.router)
+    return app

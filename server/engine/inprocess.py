@@ -1,0 +1,204 @@
+"""``InProcessEngine``: the Engine contract over one background thread of the API process.
+
+For tests and `--engine inprocess` on a single device: no worker processes, so a crash in the
+model takes the server with it (the local engine is the one for production). torch and
+diffusers are imported inside the thread on first use, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.engine.base import (
+    EngineError,
+    EngineEvent,
+    EventType,
+    InvalidInput,
+    JobCancelled,
+    ModelUnavailableError,
+    OutOfMemory,
+    WorkerInfo,
+    WorkItem,
+    WorkResult,
+)
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = "inprocess-0"
+
+
+@dataclass
+class _Task:
+    item: WorkItem
+    on_event: Callable[[EngineEvent], None]
+    future: asyncio.Future[WorkResult]
+    loop: asyncio.AbstractEventLoop
+
+
+class InProcessEngine:
+    def __init__(
+        self,
+        weights_dir: Path,
+        model_paths: dict[str, Path] | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        preload: list[str] | None = None,
+    ) -> None:
+        self.weights_dir = weights_dir
+        self.model_paths = model_paths or {}
+        self.device = device
+        self.dtype = dtype
+        self.preload = preload or []
+        self._tasks: queue.Queue[_Task | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._busy: str | None = None
+        self._pending = 0
+        self._cancelled: set[str] = set()
+        self._ready = threading.Event()
+        self._device_name = "cpu"
+        self._loaded: list[str] = []
+
+    async def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="inprocess-engine", daemon=True)
+        self._thread.start()
+        # Readiness means torch imported and the generator built: a first job then only loads its model.
+        await asyncio.get_running_loop().run_in_executor(None, self._ready.wait, 120.0)
+
+    async def stop(self) -> None:
+        self._tasks.put(None)
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10.0)
+
+    def ready(self) -> bool:
+        return self._ready.is_set() and self._thread is not None and self._thread.is_alive()
+
+    def idle_workers(self) -> int:
+        return 1 if self.ready() and self._pending == 0 else 0
+
+    def workers(self) -> list[WorkerInfo]:
+        return [WorkerInfo(WORKER_ID, self._device_name, self.ready(), self._busy, list(self._loaded), None, None)]
+
+    async def run(self, item: WorkItem, on_event: Callable[[EngineEvent], None]) -> WorkResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WorkResult] = loop.create_future()
+        self._pending += 1
+        try:
+            self._tasks.put(_Task(item, on_event, future, loop))
+            return await future
+        finally:
+            self._pending -= 1
+            self._cancelled.discard(item.job_id)
+
+    async def cancel(self, job_id: str) -> bool:
+        self._cancelled.add(job_id)
+        return self._busy == job_id
+
+    # --- the worker thread ---
+
+    def _main(self) -> None:
+        try:
+            from pipelines.generate import VideoGenerator
+            from pipelines.weights import WeightsLocator
+
+            gen = VideoGenerator(WeightsLocator(self.weights_dir, self.model_paths), self.device, self.dtype,
+                                 max_models=2)
+            self._device_name = str(gen.device)
+        except Exception:
+            log.exception("in-process engine failed to start")
+            return
+        self._ready.set()
+        for model in self.preload:
+            self._preload(gen, model)
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            self._busy = task.item.job_id
+            try:
+                result: WorkResult | BaseException = self._run_one(gen, task)
+            except BaseException as exc:  # handed to the awaiting coroutine, never lost in the thread
+                result = exc
+            finally:
+                self._busy = None
+            task.loop.call_soon_threadsafe(_settle, task.future, result)
+
+    def _preload(self, gen: Any, model: str) -> None:
+        try:
+            entry = gen.catalog.get(model)
+            if entry is not None:
+                gen.cache.get(entry, gen.locator.require(model), entry.modes[0])
+                self._loaded.append(model)
+        except Exception as exc:
+            log.warning("preload of %s failed: %s", model, exc)
+
+    def _run_one(self, gen: Any, task: _Task) -> WorkResult:
+        from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable
+        from pipelines.errors import OutOfMemory as PipelineOOM
+        from pipelines.outputs import write_outputs
+        from pipelines.spec import ResolvedSpec
+
+        item = task.item
+
+        def emit(kind: EventType, **data: Any) -> None:
+            task.on_event(EngineEvent(item.job_id, kind, data, time.time()))
+
+        last = [time.perf_counter()]
+
+        def on_step(step: int, total: int) -> None:
+            now = time.perf_counter()
+            emit(EventType.STEP, step=step, total=total, step_seconds=now - last[0])
+            last[0] = now
+
+        def on_stage(stage: str) -> None:
+            if stage == "denoising":
+                last[0] = time.perf_counter()
+            emit(EventType.STAGE, stage=stage)
+
+        emit(EventType.STARTED, worker_id=WORKER_ID)
+        try:
+            spec = ResolvedSpec.model_validate(item.spec)
+            result = gen.generate(spec, on_step=on_step, on_stage=on_stage,
+                                  should_stop=lambda: item.job_id in self._cancelled)
+            emit(EventType.STAGE, stage="encoding")
+            item.output_dir.mkdir(parents=True, exist_ok=True)
+            files = write_outputs(result, item.output_dir / "video.mp4", item.sidecar_extra)
+        except GenerationCancelled as exc:
+            raise JobCancelled(exc.message) from exc
+        except InvalidSpec as exc:
+            raise InvalidInput(exc.message) from exc
+        except ModelUnavailable as exc:
+            raise ModelUnavailableError(exc.message) from exc
+        except PipelineOOM as exc:
+            raise OutOfMemory(exc.message) from exc
+        except EngineError:
+            raise
+        except Exception as exc:
+            log.exception("job %s: generation failed", item.job_id)
+            raise EngineError(f"{exc.__class__.__name__}: {exc}") from exc
+        if spec.model not in self._loaded:
+            self._loaded.append(spec.model)
+        return WorkResult(
+            job_id=item.job_id,
+            files={"video": str(files.video), "thumbnail": str(files.thumbnail),
+                   "last_frame": str(files.last_frame), "sidecar": str(files.sidecar)},
+            timings=dict(result.timings),
+            peak_memory_bytes=result.peak_memory_bytes,
+            worker_id=WORKER_ID,
+        )
+
+
+def _settle(future: asyncio.Future[WorkResult], result: WorkResult | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

@@ -1,0 +1,262 @@
+"""``JobDispatcher``: feeds queued jobs to idle engine workers and records what happens to them.
+
+Engine events become job progress (persisted at most once a second per job, and on every stage
+change), SSE events and metrics; a retryable failure (a crashed worker) is requeued once; every
+terminal state is written, published and sent to the job's webhook from one place: ``finish``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from server.engine.base import Engine, EngineError, EngineEvent, EventType, WorkItem, WorkResult
+from server.jobs.events import JobEvents
+from server.jobs.metrics import JobMetrics
+from server.jobs.models import MAX_ATTEMPTS, Job, JobState
+from server.jobs.progress import JobProgress
+from server.jobs.queue import JobQueue
+from server.jobs.store import JobStore
+from server.jobs.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 1.0
+Render = Callable[[Job], dict[str, Any]]
+
+
+class JobDispatcher:
+    def __init__(
+        self,
+        store: JobStore,
+        queue: JobQueue,
+        engine: Engine,
+        events: JobEvents,
+        metrics: JobMetrics,
+        webhooks: WebhookSender,
+        render: Render,
+        outputs_dir: Path,
+        retention_s: float,
+    ) -> None:
+        self.store, self.queue, self.engine = store, queue, engine
+        self.events, self.metrics, self.webhooks, self.render = events, metrics, webhooks, render
+        self.outputs_dir = outputs_dir
+        self.retention_s = retention_s
+        self.live: dict[str, JobProgress] = {}
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.cancel_requested: set[str] = set()
+        self.tails: dict[str, float] = {}  # model -> seconds from last step to done
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._loop_task = self._loop.create_task(self._run_loop(), name="job-dispatcher")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        # Jobs still running stay in_progress in the store: the next start requeues them.
+        for task in list(self.running.values()):
+            task.cancel()
+        await asyncio.gather(*self.running.values(), return_exceptions=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                self._fill()
+            except Exception:
+                log.exception("dispatcher: error while dispatching")
+            # The timeout catches capacity that comes back without a wake (a worker restarted).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+
+    def _capacity(self) -> int:
+        if not self.engine.ready():
+            return 0
+        alive = sum(1 for w in self.engine.workers() if w.alive)
+        return max(0, min(self.engine.idle_workers(), alive - len(self.running)))
+
+    def _fill(self) -> None:
+        moved = False
+        while len(self.queue) and self._capacity() > 0:
+            job_id = self.queue.pop()
+            if job_id is None:
+                break
+            moved = True
+            job = self.store.get(job_id)
+            if job is None or job.state is not JobState.QUEUED:
+                continue
+            job.attempts += 1
+            job.state = JobState.IN_PROGRESS
+            self.store.update(job.id, state=job.state, attempts=job.attempts, stage=None, progress=0,
+                              eta_seconds=None, error_code=None, error_message=None)
+            self.metrics.queue_wait_seconds.observe(max(0.0, time.time() - job.created_at))
+            self.live[job.id] = JobProgress(job.model)
+            log.info("job %s: dispatched (attempt %d, priority %d)", job.id, job.attempts, job.priority)
+            self.running[job.id] = asyncio.get_running_loop().create_task(self._run_job(job), name=f"job-{job.id}")
+        if moved:
+            self.publish_positions()
+
+    def publish_positions(self) -> None:
+        if not self.events.watched():
+            return
+        positions = self.queue.positions()
+        for job_id in self.events.watched():
+            if job_id in positions:
+                self.events.publish(job_id, "queued", {"id": job_id, "state": "queued",
+                                                       "queue_position": positions[job_id]})
+
+    # --- one job ---
+
+    async def _run_job(self, job: Job) -> None:
+        item = WorkItem(
+            job_id=job.id,
+            spec=job.spec,
+            output_dir=self.outputs_dir / job.id,
+            sidecar_extra={"job": {"id": job.id, "group_id": job.group_id, "metadata": job.metadata}},
+        )
+        try:
+            if job.id in self.cancel_requested:
+                self.finish(job.id, JobState.CANCELLED, "cancelled", "cancelled before it started")
+                return
+            result = await self.engine.run(item, self._on_event_threadsafe)
+        except asyncio.CancelledError:
+            raise
+        except EngineError as exc:
+            self._failed(job, exc)
+        except Exception as exc:
+            log.exception("job %s: unexpected error from the engine", job.id)
+            self.finish(job.id, JobState.FAILED, "internal", f"{exc.__class__.__name__}: {exc}")
+        else:
+            self._completed(job, result)
+        finally:
+            self.running.pop(job.id, None)
+            self.cancel_requested.discard(job.id)
+            self.wake()
+
+    def _failed(self, job: Job, exc: EngineError) -> None:
+        if exc.code == "cancelled" or job.id in self.cancel_requested:
+            self.finish(job.id, JobState.CANCELLED, "cancelled", exc.message or "cancelled")
+        elif exc.retryable and job.attempts < MAX_ATTEMPTS:
+            log.warning("job %s: %s (%s); requeued for attempt %d", job.id, exc.code, exc.message, job.attempts + 1)
+            self.live.pop(job.id, None)
+            self.store.update(job.id, state=JobState.QUEUED, stage=None, progress=0, eta_seconds=None)
+            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True)
+            self.events.publish(job.id, "queued", {"id": job.id, "state": "queued", "retry": True,
+                                                   "reason": exc.code})
+        else:
+            self.finish(job.id, JobState.FAILED, exc.code, exc.message)
+
+    def _completed(self, job: Job, result: WorkResult) -> None:
+        live = self.live.get(job.id)
+        tail = live.tail_seconds() if live else None
+        if tail is not None:
+            self.tails[job.model] = tail
+        started = self.store.get(job.id)
+        if started is not None and started.started_at is not None:
+            self.metrics.job_seconds.labels(job.model).observe(time.time() - started.started_at)
+        self.finish(job.id, JobState.COMPLETED, files=result.files,
+                    timings={**result.timings, "peak_memory_bytes": result.peak_memory_bytes},
+                    worker_id=result.worker_id)
+
+    def _on_event_threadsafe(self, event: EngineEvent) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._on_event(event)
+        else:
+            loop.call_soon_threadsafe(self._on_event, event)
+
+    def _on_event(self, event: EngineEvent) -> None:
+        live = self.live.get(event.job_id)
+        if live is None:
+            return  # a late event from a job already finished or requeued
+        job_id = event.job_id
+        if event.type is EventType.STARTED:
+            worker = event.data.get("worker_id")
+            self.store.update(job_id, started_at=event.at, worker_id=worker)
+            log.info("job %s: started on %s", job_id, worker)
+            self.events.publish(job_id, "started", {"id": job_id, "state": "in_progress", "worker_id": worker})
+            return
+        if event.type is EventType.STAGE:
+            live.on_stage(str(event.data.get("stage")), self.tails)
+            self._flush(job_id, live)
+            self.events.publish(job_id, "stage", self._progress_data(job_id, live))
+            return
+        if event.type is EventType.STEP:
+            step_s = event.data.get("step_seconds")
+            live.on_step(int(event.data["step"]), int(event.data["total"]),
+                         float(step_s) if step_s is not None else None, self.tails)
+            if step_s is not None:
+                self.metrics.step_seconds.labels(live.model).observe(float(step_s))
+            if time.monotonic() - live.last_flush >= FLUSH_INTERVAL_S or live.step == live.total:
+                self._flush(job_id, live)
+            self.events.publish(job_id, "progress", self._progress_data(job_id, live))
+
+    def _flush(self, job_id: str, live: JobProgress) -> None:
+        live.last_flush = time.monotonic()
+        self.store.update(job_id, stage=live.stage, progress=live.progress, eta_seconds=live.eta_seconds)
+
+    @staticmethod
+    def _progress_data(job_id: str, live: JobProgress) -> dict[str, Any]:
+        return {"id": job_id, "state": "in_progress", "stage": live.stage, "progress": live.progress,
+                "step": live.step, "total": live.total, "eta_seconds": live.eta_seconds}
+
+    # --- terminal states: one place ---
+
+    def finish(
+        self,
+        job_id: str,
+        state: JobState,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        *,
+        files: dict[str, str] | None = None,
+        timings: dict[str, Any] | None = None,
+        worker_id: str | None = None,
+    ) -> Job | None:
+        now = time.time()
+        values: dict[str, Any] = {
+            "state": state, "completed_at": now, "error_code": error_code, "error_message": error_message,
+            "eta_seconds": None, "expires_at": now + self.retention_s if self.retention_s > 0 else None,
+        }
+        live = self.live.pop(job_id, None)
+        if state is JobState.COMPLETED:
+            values.update(progress=100, stage=None, files=files or {}, timings=timings or {})
+            if worker_id:
+                values["worker_id"] = worker_id
+        elif live is not None:
+            values.update(progress=live.progress, stage=live.stage)
+        self.store.update(job_id, **values)
+        job = self.store.get(job_id)
+        if job is None:
+            return None
+        self.metrics.finished.labels(state.value, job.model).inc()
+        level = logging.INFO if state is JobState.COMPLETED else logging.WARNING
+        log.log(level, "job %s: %s%s", job_id, state.value, f" ({error_code}: {error_message})" if error_code else "")
+        payload = self.render(job)
+        self.events.publish(job_id, state.value, payload)
+        if job.webhook_url:
+            self.webhooks.send(job.webhook_url, job_id, payload)
+        return job
+
+    def progress_of(self, job_id: str) -> JobProgress | None:
+        return self.live.get(job_id)

@@ -1,0 +1,57 @@
+"""The job record as the job layer sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+# How many times a job may be started: the first run plus one retry after a crash or restart.
+MAX_ATTEMPTS = 2
+
+
+@dataclass
+class Job:
+    id: str
+    seq: int                      # insertion order: FIFO within a priority and the list cursor
+    state: JobState
+    model: str
+    spec: dict[str, Any]          # ResolvedSpec, JSON form
+    created_at: float
+    priority: int = 0
+    seconds: str = ""             # as the client asked (OpenAI clients send a string), or derived
+    metadata: dict[str, str] = field(default_factory=dict)
+    key_id: str = "anonymous"
+    group_id: str | None = None
+    webhook_url: str | None = None
+    attempts: int = 0
+    stage: str | None = None
+    progress: int = 0
+    eta_seconds: float | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    expires_at: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    worker_id: str | None = None
+    # Filled by the service, not stored:
+    queue_position: int | None = None
+
+    @property
+    def size(self) -> str:
+        return f"{self.spec['width']}x{self.spec['height']}"

@@ -1,0 +1,86 @@
+"""``JobQueue``: the in-memory order of queued jobs (priority, then FIFO), rebuilt from the store.
+
+Bounded: ``push`` refuses past ``max_size`` and past ``max_per_key`` for one API key, so a
+burst is refused at the door (429) instead of growing without limit.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from server.jobs.errors import QueueFull
+
+
+@dataclass(order=True)
+class _Entry:
+    sort_key: tuple[int, int]
+    job_id: str = field(compare=False)
+    key_id: str = field(compare=False)
+
+
+class JobQueue:
+    def __init__(self, max_size: int, max_per_key: int) -> None:
+        self.max_size = max_size
+        self.max_per_key = max_per_key
+        self._heap: list[_Entry] = []
+        self._live: dict[str, _Entry] = {}
+        self._per_key: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._live
+
+    def check_room(self, key_id: str, count: int = 1, retry_after_s: int = 5) -> None:
+        if len(self._live) + count > self.max_size:
+            raise QueueFull(
+                f"the queue is full ({len(self._live)} of {self.max_size} jobs waiting); retry later",
+                retry_after_s,
+            )
+        held = self._per_key.get(key_id, 0)
+        if held + count > self.max_per_key:
+            raise QueueFull(
+                f"this API key already has {held} queued jobs (limit {self.max_per_key}); retry later",
+                retry_after_s,
+            )
+
+    def push(self, job_id: str, priority: int, seq: int, key_id: str, *, force: bool = False) -> None:
+        """Add a job; ``force`` skips the bounds (jobs already accepted: restart, retry)."""
+        if job_id in self._live:
+            return
+        if not force:
+            self.check_room(key_id)
+        entry = _Entry((-priority, seq), job_id, key_id)
+        heapq.heappush(self._heap, entry)
+        self._live[job_id] = entry
+        self._per_key[key_id] = self._per_key.get(key_id, 0) + 1
+
+    def pop(self) -> str | None:
+        while self._heap:
+            entry = heapq.heappop(self._heap)
+            if self._live.get(entry.job_id) is entry:
+                self._forget(entry)
+                return entry.job_id
+        return None
+
+    def remove(self, job_id: str) -> bool:
+        entry = self._live.get(job_id)
+        if entry is None:
+            return False
+        self._forget(entry)  # the heap entry is skipped lazily by pop()
+        return True
+
+    def positions(self) -> dict[str, int]:
+        """1-based place in line of every queued job."""
+        ordered = sorted(self._live.values())
+        return {e.job_id: i + 1 for i, e in enumerate(ordered)}
+
+    def _forget(self, entry: _Entry) -> None:
+        del self._live[entry.job_id]
+        n = self._per_key.get(entry.key_id, 1) - 1
+        if n:
+            self._per_key[entry.key_id] = n
+        else:
+            self._per_key.pop(entry.key_id, None)

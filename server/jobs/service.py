@@ -1,0 +1,210 @@
+"""``JobService``: what the API calls — submit, read, list, cancel, delete — over the store,
+the queue and the dispatcher; plus startup recovery and the retention cleanup task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.catalog import Catalog
+from server.engine.base import Engine
+from server.jobs.admission import VramEstimate
+from server.jobs.dispatcher import JobDispatcher, Render
+from server.jobs.errors import AdmissionRefused, JobNotFound
+from server.jobs.events import JobEvents
+from server.jobs.metrics import JobMetrics
+from server.jobs.models import MAX_ATTEMPTS, Job, JobState
+from server.jobs.queue import JobQueue
+from server.jobs.store import JobStore
+from server.jobs.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+CANCEL_WAIT_S = 10.0
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        engine: Engine,
+        catalog: Catalog,
+        render: Render,
+        queue_max: int,
+        queue_max_per_key: int,
+        retention_s: float,
+        cleanup_interval_s: float,
+        memory_limit_bytes: int | None,
+        webhooks: WebhookSender,
+    ) -> None:
+        self.data_dir = data_dir
+        self.jobs_dir = data_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine
+        self.catalog = catalog
+        self.store = JobStore(data_dir / "jobs.sqlite3")
+        self.queue = JobQueue(queue_max, queue_max_per_key)
+        self.events = JobEvents()
+        self.metrics = JobMetrics()
+        self.webhooks = webhooks
+        self.memory_limit_bytes = memory_limit_bytes
+        self.cleanup_interval_s = cleanup_interval_s
+        self.dispatcher = JobDispatcher(self.store, self.queue, engine, self.events, self.metrics, webhooks,
+                                        render, self.jobs_dir, retention_s)
+        self._cleanup_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        self.recover()
+        self.dispatcher.start()
+        self._cleanup_task = asyncio.get_running_loop().create_task(self._cleanup_loop(), name="job-cleanup")
+
+    async def stop(self) -> None:
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()
+            await asyncio.gather(self._cleanup_task, return_exceptions=True)
+        await self.dispatcher.stop()
+        await self.webhooks.close()
+        self.store.close()
+
+    def recover(self) -> None:
+        """After a restart: queued jobs go back in line; interrupted ones are requeued once."""
+        for job in self.store.in_states([JobState.QUEUED, JobState.IN_PROGRESS]):
+            if job.state is JobState.IN_PROGRESS:
+                if job.attempts >= MAX_ATTEMPTS:
+                    self.dispatcher.finish(job.id, JobState.FAILED, "worker_crashed",
+                                           f"interrupted {job.attempts} times (worker or server died); not retried")
+                    continue
+                log.warning("job %s: was running when the server stopped; requeued", job.id)
+                self.store.update(job.id, state=JobState.QUEUED, stage=None, progress=0, eta_seconds=None)
+            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True)
+        if len(self.queue):
+            log.info("recovered %d queued jobs from %s", len(self.queue), self.store.path)
+
+    # --- submission ---
+
+    def admit(self, model: str, width: int, height: int, num_frames: int) -> None:
+        """Refuse a job no worker could hold (the estimate is in ``server.jobs.admission``)."""
+        entry = self.catalog.get(model)
+        if entry is None:
+            return
+        totals = [w.memory_total_bytes for w in self.engine.workers() if w.memory_total_bytes]
+        limit = max(totals) if totals else self.memory_limit_bytes
+        if limit is None:
+            return
+        est = VramEstimate.for_job(entry, width, height, num_frames)
+        if est.total_bytes > limit:
+            raise AdmissionRefused(
+                f"{model} at {width}x{height} with {num_frames} frames needs {est.describe()}, more than the "
+                f"{limit / 1024**3:.1f} GiB of the largest worker; lower width/height or num_frames",
+                "num_frames",
+            )
+
+    def check_room(self, key_id: str, count: int) -> None:
+        self.queue.check_room(key_id, count, self.retry_after_s())
+
+    def retry_after_s(self) -> int:
+        return 5 if not self.dispatcher.tails else max(1, int(min(self.dispatcher.tails.values())))
+
+    def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
+        """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created)."""
+        self.check_room(jobs[0].key_id, len(jobs))
+        stored, created = self.store.create(jobs, idempotency)
+        if created:
+            for job in stored:
+                self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True)
+                log.info("job %s: queued (%s %s, priority %d)", job.id, job.model, job.size, job.priority)
+            self.dispatcher.wake()
+        return [self.view(j) for j in stored], created
+
+    def new_dir(self, job_id: str) -> Path:
+        path = self.jobs_dir / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # --- reading ---
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return self.view(job)
+
+    def view(self, job: Job, positions: dict[str, int] | None = None) -> Job:
+        """Overlay what only memory knows: live progress and place in the queue."""
+        live = self.dispatcher.progress_of(job.id)
+        if live is not None and job.state is JobState.IN_PROGRESS:
+            job.stage, job.progress, job.eta_seconds = live.stage, live.progress, live.eta_seconds
+        if job.state is JobState.QUEUED:
+            job.queue_position = (positions or self.queue.positions()).get(job.id)
+        return job
+
+    def list(self, **kwargs: Any) -> tuple[list[Job], bool]:
+        jobs, more = self.store.list(**kwargs)
+        positions = self.queue.positions()
+        return [self.view(j, positions) for j in jobs], more
+
+    # --- cancel and delete ---
+
+    async def cancel(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.state.terminal:
+            return job
+        if self.queue.remove(job_id):
+            self.dispatcher.finish(job_id, JobState.CANCELLED, "cancelled", "cancelled while queued")
+            self.dispatcher.publish_positions()
+            return self.get(job_id)
+        task = self.dispatcher.running.get(job_id)
+        if task is None:
+            self.dispatcher.finish(job_id, JobState.CANCELLED, "cancelled", "cancelled")
+            return self.get(job_id)
+        self.dispatcher.cancel_requested.add(job_id)
+        await self.engine.cancel(job_id)
+        log.info("job %s: cancel requested while running", job_id)
+        # Cancellation lands at the next step; wait a little so the answer is usually final.
+        await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+        return self.get(job_id)
+
+    async def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if not job.state.terminal:
+            await self.cancel(job_id)
+            task = self.dispatcher.running.get(job_id)
+            if task is not None:
+                await asyncio.wait({task}, timeout=60)
+        self._remove(job_id)
+
+    def _remove(self, job_id: str) -> None:
+        self.queue.remove(job_id)
+        self.store.delete(job_id)
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        log.info("job %s: deleted with its files", job_id)
+
+    def file_of(self, job: Job, variant: str) -> Path | None:
+        path = job.files.get(variant)
+        return Path(path) if path and Path(path).is_file() else None
+
+    # --- retention ---
+
+    def cleanup_expired(self, now: float | None = None) -> int:
+        expired = self.store.expired(now or time.time())
+        for job in expired:
+            if job.state.terminal:
+                self._remove(job.id)
+        return len(expired)
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            try:
+                n = self.cleanup_expired()
+                if n:
+                    log.info("retention: removed %d expired jobs", n)
+            except Exception:
+                log.exception("retention: cleanup failed")
+            await asyncio.sleep(self.cleanup_interval_s)

@@ -1,0 +1,224 @@
+"""``JobStore``: job records in SQLite (WAL), committed before a job is acknowledged.
+
+One connection guarded by a lock: every statement is short (a row or an indexed scan), so the
+callers on the event loop are not held up; progress writes are throttled by the dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from server.jobs.errors import IdempotencyConflict
+from server.jobs.models import Job, JobState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    model TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    seconds TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    key_id TEXT NOT NULL DEFAULT 'anonymous',
+    group_id TEXT,
+    webhook_url TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    stage TEXT,
+    progress INTEGER NOT NULL DEFAULT 0,
+    eta_seconds REAL,
+    started_at REAL,
+    completed_at REAL,
+    expires_at REAL,
+    error_code TEXT,
+    error_message TEXT,
+    timings TEXT NOT NULL DEFAULT '{}',
+    files TEXT NOT NULL DEFAULT '{}',
+    worker_id TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_expires ON jobs(expires_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT PRIMARY KEY,          -- api key id + the client's Idempotency-Key
+    request_hash TEXT NOT NULL,
+    job_ids TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+_JSON_FIELDS = {"spec", "metadata", "timings", "files"}
+_COLUMNS = [f.name for f in fields(Job) if f.name != "queue_position"]
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a 202 means the row survives power loss, not just a process crash.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def create(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
+        """Insert ``jobs`` in one transaction. With ``(scope, request_hash)``: a scope seen before
+        returns its jobs (``created`` False) when the hash matches and raises IdempotencyConflict
+        when it does not."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if idempotency is not None:
+                    scope, digest = idempotency
+                    row = self._db.execute(
+                        "SELECT request_hash, job_ids FROM idempotency WHERE scope = ?", (scope,)
+                    ).fetchone()
+                    if row is not None:
+                        self._db.execute("ROLLBACK")
+                        if row["request_hash"] != digest:
+                            raise IdempotencyConflict(scope.split(":", 1)[-1])
+                        ids = json.loads(row["job_ids"])
+                        found = [j for i in ids if (j := self._get(i)) is not None]
+                        return found, False
+                for job in jobs:
+                    cols = [c for c in _COLUMNS if c != "seq"]
+                    cur = self._db.execute(
+                        f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                        [_to_sql(c, getattr(job, c)) for c in cols],
+                    )
+                    job.seq = int(cur.lastrowid or 0)
+                if idempotency is not None:
+                    self._db.execute(
+                        "INSERT INTO idempotency (scope, request_hash, job_ids, created_at) VALUES (?, ?, ?, ?)",
+                        (idempotency[0], idempotency[1], json.dumps([j.id for j in jobs]), jobs[0].created_at),
+                    )
+                self._db.execute("COMMIT")
+            except IdempotencyConflict:
+                raise
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return jobs, True
+
+    def idempotent(self, scope: str, digest: str) -> list[Job] | None:
+        """The jobs a scope created before (same body), None if unseen; IdempotencyConflict otherwise."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT request_hash, job_ids FROM idempotency WHERE scope = ?", (scope,)
+            ).fetchone()
+            if row is None:
+                return None
+            if row["request_hash"] != digest:
+                raise IdempotencyConflict(scope.split(":", 1)[-1])
+            return [j for i in json.loads(row["job_ids"]) if (j := self._get(i)) is not None]
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._get(job_id)
+
+    def _get(self, job_id: str) -> Job | None:
+        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _from_row(row) if row else None
+
+    def update(self, job_id: str, **values: Any) -> None:
+        if not values:
+            return
+        bad = set(values) - set(_COLUMNS)
+        if bad:
+            raise KeyError(f"unknown job fields: {sorted(bad)}")
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._lock:
+            self._db.execute(
+                f"UPDATE jobs SET {sets} WHERE id = ?", [*(_to_sql(k, v) for k, v in values.items()), job_id]
+            )
+
+    def delete(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def in_states(self, states: Iterable[JobState]) -> list[Job]:
+        wanted = [s.value for s in states]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM jobs WHERE state IN ({', '.join('?' for _ in wanted)}) ORDER BY seq", wanted
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def expired(self, now: float) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY seq", (now,)
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
+        return {r["state"]: r["n"] for r in rows}
+
+    def list(
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 20,
+        order: str = "desc",
+        states: list[str] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> tuple[list[Job], bool]:
+        """A page of jobs newest-first (``desc``) or oldest-first, after the job ``after``.
+        Returns (jobs, has_more)."""
+        where: list[str] = []
+        args: list[Any] = []
+        op = "<" if order == "desc" else ">"
+        with self._lock:
+            if after is not None:
+                row = self._db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
+                if row is None:
+                    from server.jobs.errors import JobNotFound
+
+                    raise JobNotFound(after)
+                where.append(f"seq {op} ?")
+                args.append(row["seq"])
+            if states:
+                where.append(f"state IN ({', '.join('?' for _ in states)})")
+                args.extend(states)
+            for key, value in (metadata or {}).items():
+                where.append("json_extract(metadata, ?) = ?")
+                args.extend([f'$."{key}"', value])
+            sql = "SELECT * FROM jobs"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += f" ORDER BY seq {'DESC' if order == 'desc' else 'ASC'} LIMIT ?"
+            args.append(limit + 1)
+            rows = self._db.execute(sql, args).fetchall()
+        jobs = [_from_row(r) for r in rows[:limit]]
+        return jobs, len(rows) > limit
+
+
+def _to_sql(column: str, value: Any) -> Any:
+    if column in _JSON_FIELDS:
+        return json.dumps(value)
+    if isinstance(value, JobState):
+        return value.value
+    return value
+
+
+def _from_row(row: sqlite3.Row) -> Job:
+    data = {c: row[c] for c in _COLUMNS}
+    for c in _JSON_FIELDS:
+        data[c] = json.loads(data[c])
+    data["state"] = JobState(data["state"])
+    return Job(**data)
