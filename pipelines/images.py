@@ -38,8 +38,8 @@ def check_image_file(field: str, path: Path) -> tuple[int, int]:
 
 
 def load_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as img:
-        img = ImageOps.exif_transpose(img)
+    with Image.open(path) as raw:
+        img = ImageOps.exif_transpose(raw)
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             # Composite transparency on black rather than letting PIL drop alpha arbitrarily.
             rgba = img.convert("RGBA")

@@ -15,6 +15,7 @@ from typing import Any
 
 import diffusers
 import torch
+import transformers
 
 from pipelines.catalog import Family, Mode, ModelEntry
 from pipelines.errors import ModelUnavailable
@@ -59,11 +60,14 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
                   dtype: torch.dtype) -> Any:
     cls = getattr(diffusers, entry.pipelines[mode])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Loading bars from diffusers/transformers would interleave with our own progress output.
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     try:
         pipe = cls.from_pretrained(
-            str(location.path), torch_dtype=_torch_dtype_for(entry, dtype), local_files_only=True
+            str(location.path), dtype=_torch_dtype_for(entry, dtype), local_files_only=True
         )
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelUnavailable(entry.id, f"could not load weights at {location.path}: {exc}", location.path) from exc
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)

@@ -62,7 +62,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     for word in _WORDS:
         vocab.setdefault(word, len(vocab))
     tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = Whitespace()  # type: ignore[assignment]
+    tok.pre_tokenizer = Whitespace()
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
 

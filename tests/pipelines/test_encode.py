@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.encode import encode_mp4, probe, read_frames
+
+
+def _moov_before_mdat(path: Path) -> bool:
+    data = path.read_bytes()
+    return 0 <= data.find(b"moov") < data.find(b"mdat")
+
+
+def test_mp4_is_h264_yuv420p_faststart_at_fps(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, size=(13, 48, 80, 3), dtype=np.uint8)
+    out = encode_mp4(frames, tmp_path / "a.mp4", fps=24)
+    info = probe(out)
+    assert (info.frames, info.width, info.height, info.fps, info.codec, info.pix_fmt) == (
+        13, 80, 48, 24.0, "h264", "yuv420p")
+    assert _moov_before_mdat(out)
+    assert not (tmp_path / "a.mp4.part").exists()
+
+
+def test_odd_sides_are_padded_to_even(tmp_path: Path) -> None:
+    frames = np.full((5, 33, 47, 3), 200, dtype=np.uint8)
+    info = probe(encode_mp4(frames, tmp_path / "odd.mp4", fps=16))
+    assert (info.width, info.height) == (48, 34)
+
+
+def test_flat_colour_survives_the_round_trip(tmp_path: Path) -> None:
+    frames = np.zeros((9, 64, 64, 3), dtype=np.uint8)
+    frames[..., 0] = 255
+    back = read_frames(encode_mp4(frames, tmp_path / "red.mp4", fps=16))
+    assert back.shape == (9, 64, 64, 3)
+    assert np.abs(back.astype(int) - frames.astype(int)).mean() < 4
+
+
+def test_no_frames_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no frames"):
+        encode_mp4(iter([]), tmp_path / "none.mp4", fps=16)
