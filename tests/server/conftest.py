@@ -1,0 +1,97 @@
+"""Servers for the API tests: the real app under uvicorn on a loopback port, tiny models."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from server.app import create_app
+from server.settings import Settings
+
+API_KEY = "test-key-123"
+WEBHOOK_SECRET = "whsec-test"
+FAST = {"steps": 2}  # tiny LTX, 64x64x9, two steps: about a second on a CPU
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving ``create_app(settings)`` in a thread; real HTTP on 127.0.0.1."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server.started:
+                return self
+            if not self.thread.is_alive():
+                raise RuntimeError("server thread died during startup")
+            time.sleep(0.05)
+        raise TimeoutError("server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def make_settings(tmp: Path, weights: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp, "weights_dir": weights, "engine": "inprocess", "api_keys": [API_KEY],
+        "default_model": "tiny-ltx-video", "webhook_secret": WEBHOOK_SECRET,
+        "max_upload_bytes": 200_000, "max_upload_pixels": 1_000_000, "memory_limit_bytes": 4 * 1024**3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def server(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(make_settings(tmp_path_factory.mktemp("data"), tiny_weights_dir)).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture()
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60) as c:
+        yield c
+
+
+def wait_terminal(client: httpx.Client, job_id: str, timeout: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/videos/{job_id}").json()
+        if job["state"] in ("completed", "failed", "cancelled"):
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id} did not finish: {job}")
+
+
+def wait_state(client: httpx.Client, job_id: str, state: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/videos/{job_id}").json()
+        if job["state"] == state:
+            return job
+        time.sleep(0.05)
+    raise TimeoutError(f"job {job_id} never reached {state}: {job}")
