@@ -1,0 +1,1 @@
+"""Benchmarks: programs that measure; they print a table and write JSON (see README)."""
