@@ -113,7 +113,8 @@ class RifeSynth:
         self.model = load_ifnet(path).to(self.device, self.dtype)
         self.scale, self.batch = scale, batch
         self.path = path
-        self.method = f"rife-{path.parent.name}" if path.parent.name.startswith("rife") else "rife"
+        # the folder names the version (weights/post/rife-4.25/flownet.pkl); the sidecar records it
+        self.method = path.parent.name if path.parent.name.startswith("rife") else f"rife ({path.name})"
 
     def _to_tensor(self, img: np.ndarray, pad_h: int, pad_w: int) -> torch.Tensor:
         torch = self._torch
