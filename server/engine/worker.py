@@ -1,0 +1,234 @@
+"""The worker subprocess: owns one device, keeps models loaded, runs one WorkItem at a time.
+
+Started by ``server.engine.local.LocalEngine`` with the *spawn* start method. This module is
+torch-free at import time (the parent imports it for ``WorkerConfig``); torch and diffusers are
+imported inside ``worker_main``, in the child only.
+
+Wire protocol on the duplex pipe (all tuples, pickled by multiprocessing):
+
+parent -> child   ("run", WorkItem) | ("stop",)
+child -> parent   ("ready", status) once the generator is built
+                  ("event", EngineEvent)   STARTED, STAGE, STEP, COMPLETED (data = WorkResult fields)
+                  ("failed", job_id, code, message)   code is an EngineError ``code``
+                  ("status", status)       after every job: loaded models and device memory
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from server.engine.base import EngineEvent, EventType, Stage, WorkItem, WorkResult
+
+if TYPE_CHECKING:
+    from pipelines.generate import VideoGenerator
+    from pipelines.spec import ResolvedSpec
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[EventType, dict[str, Any]], None]
+
+
+class CancelFlag(Protocol):
+    """A shared byte the parent sets to ask for a stop (``multiprocessing.RawValue``). Lock-free on
+    purpose: a worker killed while holding a lock (as ``mp.Event`` takes) would hang the parent."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str
+    device: str                      # "cuda" or "cpu": what the child passes to VideoGenerator
+    cuda_visible_devices: str        # the child's CUDA_VISIBLE_DEVICES ("" hides every GPU)
+    weights_dir: Path
+    model_paths: dict[str, Path] = field(default_factory=dict)
+    dtype: str | None = None
+    max_models: int = 1
+    cpu_threads: int | None = None   # torch intra-op threads; None leaves torch's default
+    log_level: int = logging.INFO
+
+
+class _JobFilter(logging.Filter):
+    """Stamps the running job's id on every log line in the child, including the pipelines' own
+    lines (loading, generated ...), which know nothing of jobs."""
+
+    job_id: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job = f" job={self.job_id}" if self.job_id else ""
+        return True
+
+
+def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None:
+    """Child process entry point. Returns (the process exits) on ("stop",) or when the parent is gone."""
+    # CUDA reads this at its first initialisation, which has not happened yet in a fresh spawn child.
+    os.environ["CUDA_VISIBLE_DEVICES"] = cfg.cuda_visible_devices
+    # Serving never touches a model hub.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=cfg.log_level,
+        format=f"%(asctime)s %(levelname)s [{cfg.worker_id} pid={os.getpid()}%(job)s] %(name)s: %(message)s",
+    )
+    job_filter = _JobFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(job_filter)
+    try:
+        _serve(cfg, conn, cancel, job_filter)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        # The parent went away; nothing is left to report to.
+        log.info("parent gone; worker exiting")
+
+
+def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: _JobFilter) -> None:
+    import torch
+
+    from pipelines.generate import VideoGenerator
+    from pipelines.weights import WeightsLocator
+
+    if cfg.cpu_threads and cfg.device == "cpu":
+        # Several CPU workers on one machine would otherwise each grab every core.
+        torch.set_num_threads(cfg.cpu_threads)
+    locator = WeightsLocator(cfg.weights_dir, cfg.model_paths)
+    gen = VideoGenerator(locator, device=cfg.device, dtype=cfg.dtype, max_models=cfg.max_models)
+    log.info("ready on %s (%s)", gen.device, str(gen.dtype).removeprefix("torch."))
+    conn.send(("ready", _status(gen)))
+    while True:
+        msg = conn.recv()
+        if msg[0] == "stop":
+            log.info("stop requested; worker exiting")
+            return
+        if msg[0] == "run":
+            job_filter.job_id = msg[1].job_id
+            try:
+                _run_one(cfg, gen, msg[1], conn, cancel)
+            finally:
+                job_filter.job_id = None
+            conn.send(("status", _status(gen)))
+        else:
+            log.warning("ignoring unknown message %r", msg[0])
+
+
+def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Connection, cancel: CancelFlag) -> None:
+    job = item.job_id
+
+    def emit(kind: EventType, data: dict[str, Any]) -> None:
+        conn.send(("event", EngineEvent(job, kind, data, time.time())))
+
+    emit(EventType.STARTED, {"worker_id": cfg.worker_id, "pid": os.getpid(), "device": str(gen.device)})
+    log.info("job %s: started (%s)", job, item.spec.get("model"))
+    try:
+        result = _generate(cfg, gen, item, emit, cancel)
+    except (BrokenPipeError, ConnectionResetError):
+        raise  # the parent is gone: not a job failure
+    except Exception as exc:
+        code, message = _classify(exc)
+        if code == "internal":
+            log.error("job %s: failed\n%s", job, traceback.format_exc())
+        else:
+            log.info("job %s: %s: %s", job, code, message)
+        if code == "out_of_memory":
+            _free_memory(gen)
+        conn.send(("failed", job, code, message))
+        return
+    emit(EventType.COMPLETED, asdict(result))
+    log.info("job %s: completed in %.2fs", job, result.timings.get("total_s", 0.0))
+
+
+def _generate(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, emit: Emit, cancel: CancelFlag) -> WorkResult:
+    from pipelines.errors import GenerationCancelled
+    from pipelines.outputs import write_outputs
+
+    spec = _recheck(item.spec)
+    last = [time.perf_counter()]
+
+    def on_stage(name: str) -> None:
+        if name == Stage.DENOISING:
+            last[0] = time.perf_counter()  # step 1's duration counts from the start of denoising
+        emit(EventType.STAGE, {"stage": Stage(name)})
+
+    def on_step(step: int, total: int) -> None:
+        now = time.perf_counter()
+        emit(EventType.STEP, {"step": step, "total": total, "step_seconds": now - last[0]})
+        last[0] = now
+
+    result = gen.generate(spec, on_step=on_step, should_stop=lambda: bool(cancel.value), on_stage=on_stage)
+    if cancel.value:
+        # Cancelled after the last step (during decode): do not spend time encoding a video nobody wants.
+        raise GenerationCancelled(spec.steps, spec.steps)
+    emit(EventType.STAGE, {"stage": Stage.ENCODING})
+    item.output_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    files = write_outputs(result, item.output_dir / "video.mp4", extra=item.sidecar_extra)
+    timings = {**result.timings, "encode_s": time.perf_counter() - t0}
+    return WorkResult(
+        job_id=item.job_id,
+        files={k: str(Path(v).resolve()) for k, v in asdict(files).items()},
+        timings=timings,
+        peak_memory_bytes=result.peak_memory_bytes,
+        worker_id=cfg.worker_id,
+    )
+
+
+def _recheck(raw: dict[str, Any]) -> ResolvedSpec:
+    """The job layer resolved the spec at the edge; check it again here because a bad value that
+    slipped through (or a stale queued job after a catalog change) must fail as invalid input,
+    not as a shape error deep inside diffusers."""
+    from pipelines.spec import GenerationSpec, ResolvedSpec, resolve
+
+    spec = ResolvedSpec.model_validate(raw)
+    again = resolve(GenerationSpec(**spec.model_dump(exclude={"pipeline_class"})))
+    return again
+
+
+def _classify(exc: Exception) -> tuple[str, str]:
+    """Map an exception from the pipelines library to an EngineError code and a message."""
+    import torch
+    from pydantic import ValidationError
+
+    from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
+
+    if isinstance(exc, InvalidSpec):
+        return "invalid_input", exc.message
+    if isinstance(exc, ValidationError):
+        # One line per bad field, naming it and the value, like InvalidSpec does.
+        parts = [f"{'.'.join(str(x) for x in e['loc']) or 'spec'}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
+        return "invalid_input", "; ".join(parts)
+    if isinstance(exc, ModelUnavailable):
+        return "model_unavailable", exc.message
+    if isinstance(exc, GenerationCancelled):
+        return "cancelled", exc.message
+    if isinstance(exc, OutOfMemory | torch.OutOfMemoryError):
+        return "out_of_memory", str(exc)
+    return "internal", f"{type(exc).__name__}: {exc}"
+
+
+def _free_memory(gen: VideoGenerator) -> None:
+    """After an OOM the worker goes on: drop what the failed call left behind."""
+    import torch
+
+    gc.collect()
+    if gen.device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _status(gen: VideoGenerator) -> dict[str, Any]:
+    import torch
+
+    total = free = None
+    if gen.device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(gen.device)
+    return {"pid": os.getpid(), "loaded_models": gen.cache.loaded_ids(),
+            "memory_total_bytes": total, "memory_free_bytes": free}
