@@ -68,10 +68,18 @@ class JobDispatcher:
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        # Jobs still running stay in_progress in the store: the next start requeues them.
+        # A graceful stop puts running jobs back in line without spending their retry; after a
+        # crash they are found in_progress instead and requeued once (JobService.recover).
+        interrupted = list(self.running)
         for task in list(self.running.values()):
             task.cancel()
         await asyncio.gather(*self.running.values(), return_exceptions=True)
+        for job_id in interrupted:
+            job = self.store.get(job_id)
+            if job is not None and job.state is JobState.IN_PROGRESS:
+                log.info("job %s: interrupted by shutdown; queued again", job_id)
+                self.store.update(job_id, state=JobState.QUEUED, attempts=max(0, job.attempts - 1), stage=None,
+                                  progress=0, eta_seconds=None)
 
     def wake(self) -> None:
         self._wake.set()

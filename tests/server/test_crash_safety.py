@@ -1,0 +1,94 @@
+"""Crash safety with real processes: SIGKILL the server with jobs queued and running, start it
+again, every job ends; SIGKILL a LocalEngine worker mid-job, the job is retried and completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.conftest import API_KEY, FAST, LiveServer, free_port, make_settings, wait_state, wait_terminal
+
+pytestmark = pytest.mark.slow
+
+
+def _start(data: Path, weights: Path) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "server.cli_serve", "--engine", "inprocess", "--data-dir", str(data),
+           "--weights-dir", str(weights), "--port", str(port), "--api-key", API_KEY, "--no-demo-models",
+           "--default-model", "tiny-ltx-video"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(data / f"server-{port}.log", "wb"))  # noqa: SIM115
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {API_KEY}"},
+                          timeout=30)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if client.get("/readyz").status_code == 200:
+                return proc, client
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, (data / f"server-{port}.log").read_text()[-3000:]
+        time.sleep(0.2)
+    raise TimeoutError("server did not become ready")
+
+
+def test_sigkill_server_then_restart_loses_nothing(tiny_weights_dir: Path, tmp_path: Path) -> None:
+    proc, client = _start(tmp_path, tiny_weights_dir)
+    try:
+        running = client.post("/v1/text-to-video", json={"prompt": "interrupted", "steps": 40}).json()
+        queued = [client.post("/v1/text-to-video", json={"prompt": f"waiting {i}", **FAST}).json() for i in range(2)]
+        wait_state(client, running["id"], "in_progress")
+        deadline = time.monotonic() + 30
+        while client.get(f"/v1/videos/{running['id']}").json()["progress"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        client.close()
+    proc, client = _start(tmp_path, tiny_weights_dir)
+    try:
+        jobs = [wait_terminal(client, j["id"], timeout=120) for j in (running, *queued)]
+        assert [j["state"] for j in jobs] == ["completed"] * 3, jobs
+        assert jobs[0]["attempts"] == 2  # interrupted once, run again
+        assert all(j["attempts"] == 1 for j in jobs[1:])
+        listed = client.get("/v1/videos", params={"limit": 10}).json()["data"]
+        assert {j["id"] for j in listed} == {j["id"] for j in jobs}
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def local_server(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = make_settings(tmp_path_factory.mktemp("local"), tiny_weights_dir, engine="local", device="cpu")
+    live = LiveServer(settings).start(timeout=180)
+    yield live
+    live.stop()
+
+
+def test_kill_worker_mid_job_retries_and_completes(local_server: LiveServer) -> None:
+    from server.engine.local import LocalEngine
+
+    engine = local_server.app.state.jobs.engine
+    assert isinstance(engine, LocalEngine)
+    with httpx.Client(base_url=local_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+        job = c.post("/v1/text-to-video", json={"prompt": "survive", "steps": 30}).json()
+        wait_state(c, job["id"], "in_progress")
+        deadline = time.monotonic() + 60
+        while c.get(f"/v1/videos/{job['id']}").json()["progress"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = engine.worker_pid("worker-0")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        done = wait_terminal(c, job["id"], timeout=120)
+        assert done["state"] == "completed", done
+        assert done["attempts"] == 2
+        assert engine.worker_pid("worker-0") not in (None, pid)

@@ -1,0 +1,82 @@
+"""Queue order and bounds on a server with a small queue; unit tests of the queue and store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.jobs.errors import IdempotencyConflict, QueueFull
+from server.jobs.models import Job, JobState
+from server.jobs.queue import JobQueue
+from server.jobs.store import JobStore
+from tests.server.conftest import API_KEY, FAST, LiveServer, make_settings, wait_state, wait_terminal
+
+
+@pytest.fixture(scope="module")
+def small(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    live = LiveServer(make_settings(tmp_path_factory.mktemp("small"), tiny_weights_dir, queue_max=2)).start()
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60) as c:
+        yield c
+    live.stop()
+
+
+def test_priority_order_and_queue_full(small: httpx.Client) -> None:
+    blocker = small.post("/v1/text-to-video", json={"prompt": "block", "steps": 12}).json()
+    wait_state(small, blocker["id"], "in_progress")
+    low = small.post("/v1/text-to-video", json={"prompt": "low", "priority": -1, **FAST}).json()
+    high = small.post("/v1/text-to-video", json={"prompt": "high", "priority": 5, **FAST}).json()
+    assert small.get(f"/v1/videos/{high['id']}").json()["queue_position"] == 1
+    assert small.get(f"/v1/videos/{low['id']}").json()["queue_position"] == 2
+    full = small.post("/v1/text-to-video", json={"prompt": "one too many", **FAST})
+    assert full.status_code == 429, full.text
+    assert int(full.headers["Retry-After"]) >= 1 and full.json()["error"]["type"] == "rate_limit_error"
+    done = {j: wait_terminal(small, j) for j in (blocker["id"], low["id"], high["id"])}
+    assert all(d["state"] == "completed" for d in done.values())
+    assert done[high["id"]]["started_at"] < done[low["id"]]["started_at"]
+    # Room again once the queue drained.
+    again = small.post("/v1/text-to-video", json={"prompt": "room now", **FAST})
+    assert again.status_code == 202
+    wait_terminal(small, again.json()["id"])
+
+
+def test_queue_unit_priority_fifo_and_bounds() -> None:
+    q = JobQueue(max_size=4, max_per_key=2)
+    q.push("a", 0, 1, "k1")
+    q.push("b", 0, 2, "k2")
+    q.push("c", 3, 3, "k2")
+    with pytest.raises(QueueFull):
+        q.push("d", 0, 4, "k2")  # per-key limit
+    q.push("d", 0, 4, "k3")
+    with pytest.raises(QueueFull):
+        q.push("e", 0, 5, "k4")  # total bound
+    assert q.positions() == {"c": 1, "a": 2, "b": 3, "d": 4}
+    assert q.remove("a") and not q.remove("a")
+    assert [q.pop(), q.pop(), q.pop(), q.pop()] == ["c", "b", "d", None]
+
+
+def _job(job_id: str, state: JobState = JobState.QUEUED) -> Job:
+    spec = {"width": 64, "height": 64, "model": "m"}
+    return Job(id=job_id, seq=0, state=state, model="m", spec=spec, created_at=time.time())
+
+
+def test_store_persists_and_idempotency(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    (a,), created = store.create([_job("a")], ("k:1", "h1"))
+    assert created and a.seq > 0
+    (again,), created = store.create([_job("b")], ("k:1", "h1"))
+    assert not created and again.id == "a"
+    with pytest.raises(IdempotencyConflict):
+        store.create([_job("c")], ("k:1", "h2"))
+    store.update("a", state=JobState.IN_PROGRESS, progress=40, metadata={"shot": "1"})
+    store.close()
+    reopened = JobStore(tmp_path / "jobs.sqlite3")
+    job = reopened.get("a")
+    assert job is not None and job.state is JobState.IN_PROGRESS and job.progress == 40
+    assert [j.id for j in reopened.in_states([JobState.IN_PROGRESS])] == ["a"]
+    assert reopened.get("b") is None and reopened.get("c") is None
+    page, more = reopened.list(metadata={"shot": "1"})
+    assert [j.id for j in page] == ["a"] and not more
