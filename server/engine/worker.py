@@ -80,6 +80,7 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=cfg.log_level,
+        force=True,  # the child is ours: replace whatever the re-imported main module set up
         format=f"%(asctime)s %(levelname)s [{cfg.worker_id} pid={os.getpid()}%(job)s] %(name)s: %(message)s",
     )
     job_filter = _JobFilter()
