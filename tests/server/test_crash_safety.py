@@ -92,3 +92,31 @@ def test_kill_worker_mid_job_retries_and_completes(local_server: LiveServer) -> 
         assert done["state"] == "completed", done
         assert done["attempts"] == 2
         assert engine.worker_pid("worker-0") not in (None, pid)
+
+
+def test_restart_fails_a_job_interrupted_twice_and_requeues_the_rest(tiny_weights_dir: Path, tmp_path: Path) -> None:
+    from server.jobs.models import Job, JobState
+    from server.jobs.store import JobStore
+
+    spec = {"model": "tiny-ltx-video", "mode": "text-to-video", "prompt": "p", "negative_prompt": "", "width": 64,
+            "height": 64, "num_frames": 9, "fps": 24, "steps": 2, "guidance_scale": 3.0, "guidance_scale_2": None,
+            "seed": 1, "image": None, "last_image": None, "image_fit": "cover", "pipeline_class": "LTXPipeline"}
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    now = time.time()
+    store.create([
+        Job(id="video_twice", seq=0, state=JobState.IN_PROGRESS, model="tiny-ltx-video", spec=spec, created_at=now,
+            attempts=2),
+        Job(id="video_once", seq=0, state=JobState.IN_PROGRESS, model="tiny-ltx-video", spec=spec, created_at=now,
+            attempts=1),
+        Job(id="video_waiting", seq=0, state=JobState.QUEUED, model="tiny-ltx-video", spec=spec, created_at=now),
+    ])
+    store.close()
+    live = LiveServer(make_settings(tmp_path, tiny_weights_dir)).start()
+    try:
+        with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
+            twice = c.get("/v1/videos/video_twice").json()
+            assert twice["state"] == "failed" and twice["error"]["code"] == "worker_crashed"
+            assert wait_terminal(c, "video_once")["state"] == "completed"
+            assert wait_terminal(c, "video_waiting")["state"] == "completed"
+    finally:
+        live.stop()

@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -73,7 +73,7 @@ def test_upload_limits_and_corrupt_images(client: httpx.Client) -> None:
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    calls: list[tuple[dict[str, str], bytes]] = []
+    calls: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     lock = threading.Lock()
     fail_first = True
 
