@@ -65,6 +65,7 @@ class Architecture(BaseModel):
     latent_channels: int = 16
     patch: tuple[int, int, int] = (1, 2, 2)
     text_encoder_params_b: float = 5.7
+    text_dim: int = 4096
     image_encoder: bool = False
 
 
@@ -247,7 +248,8 @@ _MODELS: list[ModelEntry] = [
 
 # Tiny random-weight models: the same diffusers classes at toy sizes, built locally by
 # `vidserve weights make-tiny`. They serve as demo models and as the CPU test fixtures.
-_TINY_ARCH = Architecture(transformer_params_b=0.0001, text_encoder_params_b=0.0001)
+_TINY_ARCH = Architecture(transformer_params_b=0.0001, text_encoder_params_b=0.0001, dim=24, ffn_dim=32,
+                          num_layers=2, num_heads=2, text_dim=32)
 _TINY_WAN = Defaults(width=64, height=64, num_frames=9, fps=16, steps=4, guidance_scale=5.0)
 _TINY_MODELS: list[ModelEntry] = [
     ModelEntry(
@@ -307,9 +309,10 @@ _TINY_MODELS: list[ModelEntry] = [
         pipelines=_LTX_ALL,
         defaults=Defaults(width=64, height=64, num_frames=9, fps=24, steps=4, guidance_scale=3.0),
         rules=_LTX_RULES,
-        architecture=_TINY_ARCH.model_copy(
-            update={"vae_spatial": 4, "vae_temporal": 4, "latent_channels": 8, "patch": (1, 1, 1)}
-        ),
+        architecture=_TINY_ARCH.model_copy(update={
+            "vae_spatial": 4, "vae_temporal": 4, "latent_channels": 8, "patch": (1, 1, 1), "dim": 32, "ffn_dim": 128,
+            "num_layers": 1, "num_heads": 4,
+        }),
         tiny=True,
     ),
 ]

@@ -116,6 +116,12 @@ class PipelineCache:
         log.info("loaded %s from %s in %.2fs on %s", entry.id, location.path, seconds, self.device)
         return pipe, seconds
 
+    def adopt(self, entry: ModelEntry, location: WeightsLocation, mode: Mode, pipe: Any) -> None:
+        """Hold a pipeline built elsewhere (e.g. synthetic benchmark weights) as if loaded."""
+        while len(self._models) >= self.max_models:
+            self.evict(next(iter(self._models)))
+        self._models[entry.id] = LoadedModel(entry, location, {entry.pipelines[mode]: pipe}, 0.0)
+
     def evict(self, model_id: str) -> None:
         held = self._models.pop(model_id, None)
         if held is None:

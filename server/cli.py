@@ -9,7 +9,7 @@ import sys
 from types import ModuleType
 
 # Subcommand modules; each exposes add_parser(subparsers) and run(args) -> int.
-_COMMANDS = ("server.cli_generate", "server.cli_weights", "server.cli_serve", "server.cli_post")
+_COMMANDS = ("server.cli_generate", "server.cli_weights", "server.cli_serve", "server.cli_post", "server.cli_bench")
 
 
 def _modules() -> list[ModuleType]:

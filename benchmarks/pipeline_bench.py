@@ -1,0 +1,253 @@
+"""`vidserve bench pipeline`: per-stage times, memory, FLOPs/MFU, and plain diffusers side by side.
+
+Each run pair generates the same model, size, frames, steps and seed through vidserve's path and
+through a plain diffusers call as a user would write it; the order alternates between pairs so
+drift (thermals, caches) does not favour one side. Speed-up and PSNR/SSIM are computed per pair.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.flops import WanShape, capture_first_step, mfu, peak_tflops, wan_forward_flops, wan_tokens
+from benchmarks.machine import GpuMemorySampler, host_peak_rss_bytes, machine_info
+from benchmarks.quality import finite_or_none, psnr, ssim
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PipelineBenchConfig:
+    model: str
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None
+    steps: int | None = None
+    runs: int = 2
+    seed: int = 0
+    prompt: str = "a red boat sails across a calm blue ocean at sunset, cinematic"
+    device: str | None = None
+    dtype: str | None = None
+    synthetic: bool = False
+    baseline: bool = True
+    peak_tflops: float | None = None
+    weights_dir: Path = Path("weights")
+    count_flops: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return {"median": statistics.median(ordered), "p90": p90, "min": ordered[0], "max": ordered[-1]}
+
+
+def _memory_reset(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _memory_peaks(device: Any) -> dict[str, int | None]:
+    import torch
+
+    if device.type != "cuda":
+        return {"peak_allocated_bytes": None, "peak_reserved_bytes": None}
+    return {"peak_allocated_bytes": int(torch.cuda.max_memory_allocated(device)),
+            "peak_reserved_bytes": int(torch.cuda.max_memory_reserved(device))}
+
+
+class _Sides:
+    """The two things being compared: vidserve's generate() and a plain diffusers pipeline call."""
+
+    def __init__(self, cfg: PipelineBenchConfig, progress: Progress) -> None:
+        import torch
+
+        from pipelines.catalog import default_catalog
+        from pipelines.generate import VideoGenerator
+        from pipelines.spec import GenerationSpec, resolve
+        from pipelines.weights import WeightsLocation, WeightsLocator
+
+        self.cfg = cfg
+        entry = default_catalog().get(cfg.model)
+        if entry is None:
+            raise KeyError(f"unknown model {cfg.model!r}")
+        self.entry = entry
+        self.spec = resolve(GenerationSpec(
+            model=cfg.model, prompt=cfg.prompt, width=cfg.width, height=cfg.height, num_frames=cfg.frames,
+            steps=cfg.steps, seed=cfg.seed,
+        ))
+        self.gen = VideoGenerator(WeightsLocator(cfg.weights_dir), device=cfg.device, dtype=cfg.dtype)
+        self.device, self.dtype = self.gen.device, self.gen.dtype
+        self.load_s: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if cfg.synthetic:
+            from benchmarks.synthetic import build_pipeline
+
+            progress(f"building synthetic {cfg.model} on {self.device}")
+            pipe = build_pipeline(cfg.model, self.device, self.dtype)
+            pipe.set_progress_bar_config(disable=True)
+            self.location = WeightsLocation(cfg.model, Path("<synthetic>"), "synthetic", "synthetic", "synthetic")
+            self.gen.cache.adopt(self.entry, self.location, self.spec.mode, pipe)
+            self.load_s["synthetic_build"] = time.perf_counter() - t0
+            # Same object for the baseline: a plain call with diffusers' defaults, no vidserve code in it.
+            self.baseline_pipe = pipe if cfg.baseline else None
+            self.weights_kind = "synthetic"
+        else:
+            self.location = self.gen.locator.require(cfg.model)
+            progress(f"loading {cfg.model} from {self.location.path}")
+            self.gen.cache.get(self.entry, self.location, self.spec.mode)
+            self.load_s["vidserve"] = time.perf_counter() - t0
+            self.weights_kind = "tiny-random" if self.location.tiny else "real"
+            self.baseline_pipe = None
+            if cfg.baseline:
+                import diffusers
+
+                t0 = time.perf_counter()
+                cls = getattr(diffusers, self.spec.pipeline_class)
+                self.baseline_pipe = cls.from_pretrained(str(self.location.path), dtype=self.dtype).to(self.device)
+                self.baseline_pipe.set_progress_bar_config(disable=True)
+                self.load_s["diffusers"] = time.perf_counter() - t0
+        self._torch = torch
+
+    def run_vidserve(self) -> tuple[np.ndarray, dict[str, Any]]:
+        from pipelines.encode import encode_mp4
+
+        _memory_reset(self.device)
+        with GpuMemorySampler() as sampler:
+            result = self.gen.generate(self.spec)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            encode_mp4(result.frames, Path(tmp) / "bench.mp4", self.spec.fps)
+            encode_s = time.perf_counter() - t0
+        steps = result.step_seconds
+        t = result.timings
+        return result.frames, {
+            "path": "vidserve", "text_encode_s": t["text_encode_s"], "denoise_s": t["denoise_s"],
+            "decode_s": t["decode_s"], "encode_s": encode_s,
+            "generate_s": t["total_s"] - t["load_s"], "end_to_end_s": t["total_s"] - t["load_s"] + encode_s,
+            "first_step_s": steps[0] if steps else None, "step_s": steps,
+            "steps_after_first": _stats(steps[1:] or steps), **_memory_peaks(self.device),
+            "nvml_peak_used_bytes": sampler.peak_bytes,
+        }
+
+    def _baseline_kwargs(self) -> dict[str, Any]:
+        from pipelines.families import call_kwargs
+
+        # The same call arguments vidserve derives, minus the pre-encoded text: the plain call encodes.
+        kw = call_kwargs(self.entry, self.spec, None, None)
+        kw.update(prompt=self.spec.prompt, negative_prompt=self.spec.negative_prompt or None)
+        return kw
+
+    def run_baseline(self) -> tuple[np.ndarray, dict[str, Any]]:
+        from pipelines.generate import to_uint8
+
+        assert self.baseline_pipe is not None
+        marks: list[float] = []
+
+        def on_step(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
+            marks.append(self._now())
+            return kw
+
+        _memory_reset(self.device)
+        generator = self._torch.Generator("cpu").manual_seed(self.spec.seed)
+        with GpuMemorySampler() as sampler, self._torch.inference_mode():
+            t0 = self._now()
+            out = self.baseline_pipe(generator=generator, callback_on_step_end=on_step, **self._baseline_kwargs())
+            t1 = self._now()
+        steps = [b - a for a, b in zip([t0, *marks[:-1]], marks, strict=True)]
+        return to_uint8(out.frames[0]), {
+            "path": "diffusers", "generate_s": t1 - t0, "end_to_end_s": t1 - t0, "first_step_s": steps[0],
+            "step_s": steps, "steps_after_first": _stats(steps[1:] or steps), **_memory_peaks(self.device),
+            "nvml_peak_used_bytes": sampler.peak_bytes,
+        }
+
+    def flops_per_step(self) -> dict[str, Any]:
+        pipe, _ = self.gen.cache.get(self.entry, self.location, self.spec.mode)
+        kw = self._baseline_kwargs() | {"num_inference_steps": 1, "output_type": "latent"}
+        generator = self._torch.Generator("cpu").manual_seed(self.spec.seed)
+        with self._torch.inference_mode():
+            capture = capture_first_step(pipe, lambda cb: pipe(generator=generator, callback_on_step_end=cb, **kw))
+        counted = capture.flops()
+        out: dict[str, Any] = {"per_step_counted": counted, "forwards_per_step": len(capture.calls)}
+        arch = self.entry.architecture
+        if self.entry.family.value.startswith("wan") and arch.dim:
+            shape = WanShape(dim=arch.dim, ffn_dim=arch.ffn_dim or 0, num_layers=arch.num_layers or 0,
+                             text_dim=arch.text_dim, in_channels=arch.latent_channels,
+                             out_channels=arch.latent_channels, patch=arch.patch)
+            tokens = wan_tokens(self.spec.num_frames, self.spec.height, self.spec.width, arch.vae_spatial,
+                                arch.patch, arch.vae_temporal)
+            analytic = len(capture.calls) * wan_forward_flops(shape, tokens)
+            out |= {"per_step_analytic": analytic, "counted_over_analytic": counted / analytic}
+        return out
+
+    def _now(self) -> float:
+        if self.device.type == "cuda":
+            self._torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+
+def run_pipeline_bench(cfg: PipelineBenchConfig, progress: Progress = lambda s: None) -> dict[str, Any]:
+    sides = _Sides(cfg, progress)
+    runs: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    progress("warm-up run")
+    sides.run_vidserve()  # first call pays one-off costs (kernels, allocator); not recorded
+    if sides.baseline_pipe is not None:
+        sides.run_baseline()
+    for i in range(cfg.runs):
+        order = ("vidserve", "diffusers") if i % 2 == 0 else ("diffusers", "vidserve")
+        results: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
+        for side in order:
+            if side == "diffusers" and sides.baseline_pipe is None:
+                continue
+            progress(f"run {i + 1}/{cfg.runs}: {side}")
+            results[side] = sides.run_vidserve() if side == "vidserve" else sides.run_baseline()
+            runs.append({"run": i, **results[side][1]})
+        if "diffusers" in results:
+            (vf, vr), (bf, br) = results["vidserve"], results["diffusers"]
+            p = psnr(vf, bf)
+            pairs.append({
+                "run": i, "order": list(order),
+                "speedup_generate": br["generate_s"] / vr["generate_s"],
+                "speedup_step": br["steps_after_first"]["median"] / vr["steps_after_first"]["median"],
+                "psnr_db": finite_or_none(p), "psnr_identical": p == float("inf"), "ssim": ssim(vf, bf),
+            })
+    flops = sides.flops_per_step() if cfg.count_flops else {}
+    machine = machine_info()
+    peak = cfg.peak_tflops or peak_tflops(machine.get("gpu"))
+    ours = [r for r in runs if r["path"] == "vidserve"]
+    step_s = statistics.median(r["steps_after_first"]["median"] for r in ours)
+    video_s = statistics.median(r["end_to_end_s"] for r in ours)
+    vram = [r["peak_allocated_bytes"] for r in ours if r["peak_allocated_bytes"] is not None]
+    summary = {
+        "step_s": step_s,
+        "mfu": mfu(flops.get("per_step_counted", 0), step_s, peak),
+        "video_s": video_s,
+        "videos_per_hour_per_gpu": 3600.0 / video_s,
+        "peak_vram_gb": max(vram) / 2**30 if vram else None,
+        "speedup_vs_diffusers": statistics.median(p["speedup_generate"] for p in pairs) if pairs else None,
+        "psnr_vs_diffusers_db": (None if not pairs or all(p["psnr_identical"] for p in pairs)
+                                 else statistics.median(p["psnr_db"] for p in pairs if p["psnr_db"] is not None)),
+        "identical_to_diffusers": bool(pairs) and all(p["psnr_identical"] for p in pairs),
+    }
+    settings = asdict(cfg) | {"weights_dir": str(cfg.weights_dir), "resolved": sides.spec.model_dump(mode="json"),
+                              "device": str(sides.device), "dtype": str(sides.dtype).removeprefix("torch."),
+                              "peak_tflops": peak}
+    return {
+        "benchmark": "pipeline", "schema": 1, "created_at": time.time(), "machine": machine,
+        "settings": settings, "weights": sides.weights_kind, "load_s": sides.load_s, "runs": runs,
+        "pairs": pairs, "flops": flops, "host_peak_rss_bytes": host_peak_rss_bytes(), "summary": summary,
+    }

@@ -1,0 +1,79 @@
+"""`vidserve bench pipeline|report` (and serving, post): measuring on your own hardware."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size={text!r}: expected WIDTHxHEIGHT") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks: pipeline, serving, report")
+    bsub = p.add_subparsers(dest="bench_command", required=True)
+    pl = bsub.add_parser("pipeline", help="per-stage times, memory, MFU; side by side with plain diffusers")
+    pl.add_argument("--model", required=True)
+    pl.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the model's)")
+    pl.add_argument("--frames", type=int)
+    pl.add_argument("--steps", type=int)
+    pl.add_argument("--runs", type=int, default=2, help="measured run pairs (after one warm-up)")
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--synthetic", action="store_true", help="real architecture, random weights, built on the GPU")
+    pl.add_argument("--no-baseline", action="store_true", help="skip the plain diffusers side")
+    pl.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
+    pl.add_argument("--peak-tflops", type=float, help="dense bf16 peak for MFU (default: from the GPU name)")
+    pl.add_argument("--device")
+    pl.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
+    pl.add_argument("--weights-dir", type=Path)
+    pl.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+    pl.set_defaults(func=run_pipeline)
+    rp = bsub.add_parser("report", help="markdown table comparing result JSON files")
+    rp.add_argument("files", nargs="+", type=Path)
+    rp.set_defaults(func=run_report)
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
+    from benchmarks.report import RESULTS_DIR, summary_block, write_result
+    from server.settings import Settings
+
+    w, h = args.size if args.size else (None, None)
+    cfg = PipelineBenchConfig(
+        model=args.model, width=w, height=h, frames=args.frames, steps=args.steps, runs=args.runs, seed=args.seed,
+        device=args.device, dtype=args.dtype, synthetic=args.synthetic, baseline=not args.no_baseline,
+        peak_tflops=args.peak_tflops, weights_dir=args.weights_dir or Settings().weights_dir,
+        count_flops=not args.no_flops,
+    )
+    total = 2 + args.runs * (1 if args.no_baseline else 2)
+    with tqdm(total=total, desc="bench pipeline", unit="run") as bar:
+        def progress(msg: str) -> None:
+            bar.set_postfix_str(msg)
+            if msg.startswith(("run ", "warm-up")):
+                bar.update(1)
+
+        data = run_pipeline_bench(cfg, progress)
+        bar.update(bar.total - bar.n)
+    path = write_result(data, args.out or RESULTS_DIR)
+    print(summary_block(data))
+    print(f"wrote {path}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from benchmarks.report import markdown_report
+
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"error: no such result files: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    print(markdown_report(args.files), end="")
+    return 0

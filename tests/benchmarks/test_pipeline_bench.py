@@ -1,0 +1,115 @@
+"""The benchmark code itself, on the CPU with tiny models. No test here asserts a speed."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.flops import WanShape, count_flops, wan_forward_flops, wan_tokens
+from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
+from benchmarks.quality import psnr, ssim
+from benchmarks.report import markdown_report, summary_block, write_result
+from benchmarks.synthetic import build_transformer, synthetic_ids
+from pipelines.catalog import default_catalog
+
+
+@pytest.fixture(scope="module")
+def wan_result(tiny_weights_dir: Path) -> dict:
+    return run_pipeline_bench(PipelineBenchConfig(model="tiny-wan2.1-t2v", steps=3, runs=2,
+                                                  weights_dir=tiny_weights_dir))
+
+
+def test_every_field_present_and_sane(wan_result: dict) -> None:
+    r = wan_result
+    assert r["benchmark"] == "pipeline" and r["weights"] == "tiny-random"
+    assert r["machine"]["versions"]["diffusers"] and r["machine"]["cpu_count"] >= 1
+    assert r["settings"]["resolved"]["steps"] == 3 and r["settings"]["device"] == "cpu"
+    assert r["load_s"]["vidserve"] > 0 and r["load_s"]["diffusers"] > 0
+    assert [x["path"] for x in r["runs"]] == ["vidserve", "diffusers", "diffusers", "vidserve"]  # alternating
+    for run in r["runs"]:
+        assert len(run["step_s"]) == 3 and all(s > 0 for s in run["step_s"])
+        assert run["first_step_s"] == run["step_s"][0]
+        assert run["generate_s"] > sum(run["step_s"]) * 0.99
+        assert run["steps_after_first"]["median"] > 0
+    ours = [x for x in r["runs"] if x["path"] == "vidserve"]
+    for run in ours:
+        for key in ("text_encode_s", "denoise_s", "decode_s", "encode_s"):
+            assert run[key] > 0
+        assert run["end_to_end_s"] == pytest.approx(run["generate_s"] + run["encode_s"])
+    assert r["host_peak_rss_bytes"] > 10 * 2**20
+    s = r["summary"]
+    assert s["step_s"] > 0 and s["video_s"] > 0
+    assert s["videos_per_hour_per_gpu"] == pytest.approx(3600 / s["video_s"])
+    assert s["mfu"] is None and s["peak_vram_gb"] is None  # no GPU, no --peak-tflops
+
+
+def test_pair_ratios_come_from_the_runs(wan_result: dict) -> None:
+    runs = wan_result["runs"]
+    for pair in wan_result["pairs"]:
+        mine = [x for x in runs if x["run"] == pair["run"]]
+        ours = next(x for x in mine if x["path"] == "vidserve")
+        theirs = next(x for x in mine if x["path"] == "diffusers")
+        assert pair["speedup_generate"] == pytest.approx(theirs["generate_s"] / ours["generate_s"])
+        # Same math, same seed: vidserve's path gives the very pixels of the plain diffusers call.
+        assert pair["psnr_identical"] and pair["ssim"] == pytest.approx(1.0)
+    assert wan_result["summary"]["identical_to_diffusers"] is True
+
+
+def test_flops_counted_match_the_analytic_formula(wan_result: dict) -> None:
+    flops = wan_result["flops"]
+    assert flops["forwards_per_step"] == 2  # CFG: conditional and unconditional
+    assert flops["counted_over_analytic"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_tiny_wan_transformer_flops_within_5_percent() -> None:
+    from pipelines.tiny import _seeded, _wan_transformer
+
+    model = _seeded(3, lambda: _wan_transformer(16)).eval()
+    x, text = torch.randn(1, 16, 3, 8, 8), torch.randn(1, 512, 32)
+    counted = count_flops(lambda: model(hidden_states=x, timestep=torch.tensor([500]),
+                                        encoder_hidden_states=text, return_dict=False))
+    analytic = wan_forward_flops(WanShape(dim=24, ffn_dim=32, num_layers=2, text_dim=32), wan_tokens(9, 64, 64))
+    assert counted == pytest.approx(analytic, rel=0.05)
+
+
+def test_analytic_formula_reproduces_the_reference_table() -> None:
+    # shared/reference/anchors.md: Wan2.1 1.3B 480x832x81 = 566 TFLOP per CFG step; 14B = 3.36 PFLOP.
+    tokens = wan_tokens(81, 480, 832)
+    assert tokens == 32760
+    assert 2 * wan_forward_flops(WanShape(1536, 8960, 30), tokens, False) / 1e12 == pytest.approx(566, rel=0.01)
+    assert 2 * wan_forward_flops(WanShape(5120, 13824, 40), tokens, False) / 1e15 == pytest.approx(3.36, rel=0.01)
+
+
+@pytest.mark.parametrize("model_id", synthetic_ids())
+def test_synthetic_architectures_have_published_sizes(model_id: str) -> None:
+    with torch.device("meta"):
+        transformer = build_transformer(model_id)
+    params_b = sum(p.numel() for p in transformer.parameters()) / 1e9
+    entry = default_catalog().get(model_id)
+    assert entry is not None
+    assert params_b == pytest.approx(entry.architecture.transformer_params_b, rel=0.12)
+
+
+def test_ltx_and_report_render(tiny_weights_dir: Path, wan_result: dict, tmp_path: Path) -> None:
+    ltx = run_pipeline_bench(PipelineBenchConfig(model="tiny-ltx-video", steps=2, runs=1, baseline=False,
+                                                 count_flops=False, weights_dir=tiny_weights_dir))
+    assert ltx["pairs"] == [] and ltx["summary"]["speedup_vs_diffusers"] is None
+    paths = [write_result(wan_result, tmp_path), write_result(ltx, tmp_path)]
+    assert json.loads(paths[0].read_text())["summary"]["step_s"] == wan_result["summary"]["step_s"]
+    table = markdown_report(paths)
+    assert table.count("\n") == 4 and "tiny-ltx-video" in table and "tiny-wan2.1-t2v" in table
+    block = summary_block(wan_result)
+    assert "seconds per denoising step" in block and "identical" in block
+
+
+def test_quality_metrics() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    assert math.isinf(psnr(a, a)) and ssim(a, a) == pytest.approx(1.0)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    assert 20 < psnr(a, b) < 40 and ssim(a, b) < 0.99
