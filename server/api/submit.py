@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.catalog import Mode, ModelEntry
-from pipelines.errors import InvalidSpec
+from pipelines.errors import InvalidSpec, ModelUnavailable
 from pipelines.spec import GenerationSpec, frames_for_seconds, resolve
+from pipelines.weights import WeightsLocator
 from server.api.errors import InvalidRequest
 from server.api.uploads import ImageUpload
 from server.jobs.models import Job, JobState
@@ -43,7 +44,10 @@ def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageU
     return hashlib.sha256(json.dumps(canon, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def pick_model(requested: str | None, default: str | None, service: JobService) -> ModelEntry:
+def pick_model(requested: str | None, default: str | None, service: JobService,
+               locator: WeightsLocator | None = None) -> ModelEntry:
+    """The catalog entry for the request; with ``locator``, its weights must be on disk (a 400
+    now rather than a failed job later)."""
     model = requested or default
     if not model:
         raise InvalidRequest("model: no model given and no default model is configured or present", "model")
@@ -51,6 +55,10 @@ def pick_model(requested: str | None, default: str | None, service: JobService) 
     if entry is None:
         served = ", ".join(service.catalog.ids())
         raise InvalidSpec("model", model, f"unknown model; known models: {served}")
+    if locator is not None and locator.find(entry.id) is None:
+        present = ", ".join(loc.model_id for loc in locator.present()) or "none"
+        raise ModelUnavailable(entry.id, f"weights are not present on this server (served here: {present}); "
+                               f"add them with `vidserve weights pull {entry.id}`")
     return entry
 
 

@@ -112,6 +112,9 @@ def test_validation_errors_name_the_field(client: httpx.Client, color_images: di
     assert err["param"] == "num_frames" and "10" in err["message"] and "8k+1" in err["message"]
     r = client.post("/v1/text-to-video", json={"prompt": "x", "model": "no-such-model"})
     assert r.status_code == 400 and "no-such-model" in r.json()["error"]["message"]
+    r = client.post("/v1/text-to-video", json={"prompt": "x", "model": "wan2.1-t2v-1.3b"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "model_unavailable"
+    assert "tiny-ltx-video" in r.json()["error"]["message"]
     r = client.post("/v1/text-to-video", json={"prompt": "x", "steps": "many"})
     assert r.status_code == 422 and r.json()["error"]["param"] == "steps"
     r = client.post("/v1/text-to-video", json={"prompt": "x", "bogus": 1})
