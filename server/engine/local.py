@@ -49,6 +49,7 @@ _ERRORS: dict[str, type[EngineError]] = {
 # A worker that stayed up this long before dying is restarted at once; quicker deaths back off.
 _HEALTHY_UPTIME_S = 60.0
 _MAX_BACKOFF_S = 30.0
+_MAX_MESSAGES_PER_WAKE = 256
 
 
 class NoIdleWorker(EngineError):
@@ -107,6 +108,7 @@ class LocalEngine:
         devices: list[str] | None = None,
         dtype: str | None = None,
         max_models: int = 1,
+        preload: list[str] | None = None,
         start_timeout: float = 120.0,
         stop_timeout: float = 10.0,
         log_level: int | None = None,
@@ -116,6 +118,7 @@ class LocalEngine:
         self._devices = list(devices) if devices is not None else None
         self._dtype = dtype
         self._max_models = max_models
+        self._preload = list(preload or [])
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._log_level = log_level if log_level is not None else log.getEffectiveLevel()
@@ -133,6 +136,8 @@ class LocalEngine:
         """Start every worker and wait until all are ready (or the start timeout passes).
 
         Raises EngineError when no worker came up at all; workers that are late keep starting."""
+        if self._workers and not self._stopping:
+            return  # already started
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         gpus = await asyncio.to_thread(visible_gpus) if self._devices is None else visible_gpus()
@@ -278,8 +283,8 @@ class LocalEngine:
         cfg = WorkerConfig(
             worker_id=w.worker_id, device=w.plan.device, cuda_visible_devices=w.plan.cuda_visible_devices,
             weights_dir=self._weights_dir, model_paths=self._model_paths, dtype=self._dtype,
-            max_models=self._max_models, cpu_threads=self._cpu_threads if w.plan.device == "cpu" else None,
-            log_level=self._log_level,
+            max_models=self._max_models, preload=self._preload,
+            cpu_threads=self._cpu_threads if w.plan.device == "cpu" else None, log_level=self._log_level,
         )
         process = self._ctx.Process(target=worker_main, args=(cfg, child_conn, cancel),
                                     name=f"vidserve-{w.worker_id}", daemon=True)
@@ -297,10 +302,14 @@ class LocalEngine:
             log.error("%s: not ready after %.0fs; killing pid %s", w.worker_id, self._start_timeout, p.process.pid)
             p.process.kill()  # the sentinel fires and _on_exit restarts it with backoff
 
-    def _on_readable(self, w: _Worker, p: _Proc) -> None:
+    def _on_readable(self, w: _Worker, p: _Proc, limit: int | None = _MAX_MESSAGES_PER_WAKE) -> None:
+        # Bounded, so a chatty worker cannot starve the rest of the loop (the reader fires again);
+        # unbounded when draining a dead worker's pipe.
+        handled = 0
         try:
-            while p.conn.poll():
+            while (limit is None or handled < limit) and p.conn.poll():
                 self._handle(w, p, p.conn.recv())
+                handled += 1
         except (EOFError, OSError):
             # The child closed its end; its sentinel brings us to _on_exit. Stop polling the pipe.
             if not p.conn.closed:
@@ -310,7 +319,7 @@ class LocalEngine:
         loop = self._running_loop()
         loop.remove_reader(p.process.sentinel)
         # Read what the child sent before it died: a COMPLETED that raced the exit still counts.
-        self._on_readable(w, p)
+        self._on_readable(w, p, limit=None)
         if not p.conn.closed:
             loop.remove_reader(p.conn.fileno())
             p.conn.close()

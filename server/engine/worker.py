@@ -54,6 +54,7 @@ class WorkerConfig:
     model_paths: dict[str, Path] = field(default_factory=dict)
     dtype: str | None = None
     max_models: int = 1
+    preload: list[str] = field(default_factory=list)  # models loaded right after start
     cpu_threads: int | None = None   # torch intra-op threads; None leaves torch's default
     log_level: int = logging.INFO
 
@@ -106,6 +107,11 @@ def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: 
     gen = VideoGenerator(locator, device=cfg.device, dtype=cfg.dtype, max_models=cfg.max_models)
     log.info("ready on %s (%s)", gen.device, str(gen.dtype).removeprefix("torch."))
     conn.send(("ready", _status(gen)))
+    # After "ready", not before: loading a large model can take minutes, and a job sent meanwhile
+    # simply waits in the pipe (and gets the model warm).
+    for model in cfg.preload:
+        _preload(gen, model)
+        conn.send(("status", _status(gen)))
     while True:
         msg = conn.recv()
         if msg[0] == "stop":
@@ -120,6 +126,19 @@ def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: 
             conn.send(("status", _status(gen)))
         else:
             log.warning("ignoring unknown message %r", msg[0])
+
+
+def _preload(gen: VideoGenerator, model: str) -> None:
+    try:
+        entry = gen.catalog.get(model)
+        if entry is None:
+            log.warning("preload %s: not in the catalog", model)
+            return
+        _, seconds = gen.cache.get(entry, gen.locator.require(model), entry.modes[0])
+        log.info("preloaded %s in %.1fs", model, seconds)
+    except Exception as exc:
+        # A model that cannot load fails the jobs that ask for it, with the reason; the worker serves the rest.
+        log.warning("preload %s failed: %s", model, exc)
 
 
 def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Connection, cancel: CancelFlag) -> None:

@@ -153,7 +153,7 @@ def test_two_workers_run_two_jobs_at_once(h: Harness) -> None:
                 idle_seen.append(h.engine.idle_workers())
         return on_event
 
-    async def both() -> list[WorkResult]:
+    async def both() -> tuple[WorkResult, WorkResult]:
         return await asyncio.gather(
             h.engine.run(h.item("a", steps=15), listener("a")),
             h.engine.run(h.item("b", steps=15), listener("b")),
@@ -187,8 +187,10 @@ def test_cancel_stops_a_running_job_at_the_next_step(h: Harness) -> None:
 
     assert cancelled[0].result() is True
     assert err.value.code == "cancelled"
-    assert max(steps) <= 6, f"ran {max(steps)} of 60 steps after a cancel at step 1"
-    assert waited < 3.0
+    # "At the next step": the child checks the flag after every step; the slack is for step events
+    # already in the pipe when the flag was set, on a busy CI machine.
+    assert max(steps) <= 10, f"ran {max(steps)} of 60 steps after a cancel at step 1"
+    assert waited < 5.0
     assert not (h.out / "cancel-me" / "video.mp4").exists()
     assert h(h.engine.cancel("cancel-me")) is False  # no longer running
     h.settle()  # the worker went back to idle
@@ -229,7 +231,7 @@ def test_killed_worker_fails_its_job_and_is_restarted(h: Harness) -> None:
 
     with pytest.raises(WorkerCrashed, match="SIGKILL") as err:
         h(h.engine.run(h.item("killed", steps=60), on_event))
-    assert time.monotonic() - killed["at"] < 3.0  # seen through the sentinel, not a timeout
+    assert time.monotonic() - killed["at"] < 5.0  # seen through the sentinel, not a timeout
     assert err.value.retryable
     assert h.engine.ready()  # the other worker kept serving
 
@@ -245,13 +247,20 @@ def test_killed_worker_fails_its_job_and_is_restarted(h: Harness) -> None:
     assert all(probe(Path(r.files["video"])).frames == 9 for r in results)
 
 
-def test_stop_fails_the_running_job_and_ends_the_workers(engine_weights: Path, tmp_path: Path) -> None:
+def test_preloaded_worker_then_stop_fails_the_running_job(engine_weights: Path, tmp_path: Path) -> None:
     loop = asyncio.new_event_loop()
-    engine = LocalEngine(engine_weights, devices=["cpu"], start_timeout=90, stop_timeout=10)
+    engine = LocalEngine(engine_weights, devices=["cpu"], preload=[MODEL, "no-such-model"], start_timeout=90)
     try:
         loop.run_until_complete(engine.start())
         pid = engine.worker_pid("worker-0")
         assert pid is not None and engine.ready()
+        # Preloading happens after "ready"; a model that is not in the catalog is skipped, not fatal.
+        deadline = time.monotonic() + 30
+        while engine.workers()[0].loaded_models != [MODEL] and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.05))
+        assert engine.workers()[0].loaded_models == [MODEL]
+        warm = loop.run_until_complete(engine.run(WorkItem("w", spec_dict(), tmp_path / "w"), lambda ev: None))
+        assert warm.timings["load_s"] == 0.0
 
         async def run_then_stop() -> None:
             first_step = asyncio.Event()
