@@ -34,6 +34,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--weights-dir", type=Path)
     pl.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
     pl.set_defaults(func=run_pipeline)
+    sv = bsub.add_parser("serving", help="load a running server; latency split from the server's timestamps")
+    sv.add_argument("--url", default="http://127.0.0.1:8000")
+    mode = sv.add_mutually_exclusive_group()
+    mode.add_argument("--rate", type=float, help="Poisson arrivals, requests per second")
+    mode.add_argument("--concurrency", type=int, default=2, help="closed loop of C clients (default)")
+    sv.add_argument("--requests", type=int, default=8)
+    sv.add_argument("--burstiness", type=float, default=1.0, help="gamma shape of arrival gaps (1 = Poisson)")
+    sv.add_argument("--shapes", type=Path, help="JSON lines of request bodies (optional \"weight\")")
+    sv.add_argument("--endpoint", default="/v1/text-to-video")
+    sv.add_argument("--api-key")
+    sv.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
+    sv.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+    sv.set_defaults(func=run_serving)
     rp = bsub.add_parser("report", help="markdown table comparing result JSON files")
     rp.add_argument("files", nargs="+", type=Path)
     rp.set_defaults(func=run_report)
@@ -66,6 +79,25 @@ def run_pipeline(args: argparse.Namespace) -> int:
     print(summary_block(data))
     print(f"wrote {path}")
     return 0
+
+
+def run_serving(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from benchmarks.report import RESULTS_DIR, summary_block, write_result
+    from benchmarks.serving_bench import ServingBenchConfig, load_shapes, run_serving_bench
+
+    cfg = ServingBenchConfig(url=args.url.rstrip("/"), requests=args.requests, rate=args.rate,
+                             concurrency=args.concurrency, burstiness=args.burstiness, api_key=args.api_key,
+                             endpoint=args.endpoint, timeout_s=args.timeout)
+    if args.shapes:
+        cfg.shapes = load_shapes(args.shapes)
+    with tqdm(total=args.requests, desc="bench serving", unit="req") as bar:
+        data = run_serving_bench(cfg, lambda n: bar.update(n - bar.n))
+    path = write_result(data, args.out or RESULTS_DIR)
+    print(summary_block(data))
+    print(f"wrote {path}")
+    return 0 if data["summary"]["completed"] else 1
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -115,6 +115,8 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "metadata": job.metadata,
         "attempts": job.attempts,
         "started_at": job.started_at,
+        # Sub-second server timestamps (OpenAI's are whole seconds): queue wait and run time from these.
+        "timestamps": {"created": job.created_at, "started": job.started_at, "completed": job.completed_at},
         "timings": job.timings,
         "worker_id": job.worker_id,
         "outputs": {
