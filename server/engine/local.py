@@ -376,7 +376,7 @@ class LocalEngine:
             if w.job is None or w.job.job_id != job_id:
                 return  # the job was already given up (engine stopping)
             log.info("job %s: failed on %s: %s: %s", job_id, w.worker_id, code, message)
-            self._finish(w, exc=_ERRORS.get(code, EngineError)(message))
+            self._finish(w, exc=engine_error(code, message))
         else:
             log.warning("%s: unknown message %r", w.worker_id, kind)
 
@@ -432,6 +432,11 @@ class LocalEngine:
         if self._loop is None:
             raise RuntimeError("LocalEngine.start() has not been awaited")
         return self._loop
+
+
+def engine_error(code: str, message: str) -> EngineError:
+    """The EngineError subclass for a worker's failure code; unknown codes are plain (internal) errors."""
+    return _ERRORS.get(code, EngineError)(message)
 
 
 def _describe_exit(code: int | None) -> str:

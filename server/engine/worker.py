@@ -150,11 +150,11 @@ def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Conne
     emit(EventType.STARTED, {"worker_id": cfg.worker_id, "pid": os.getpid(), "device": str(gen.device)})
     log.info("job %s: started (%s)", job, item.spec.get("model"))
     try:
-        result = _generate(cfg, gen, item, emit, cancel)
+        result = run_item(gen, item, cfg.worker_id, emit, lambda: bool(cancel.value))
     except (BrokenPipeError, ConnectionResetError):
         raise  # the parent is gone: not a job failure
     except Exception as exc:
-        code, message = _classify(exc)
+        code, message = classify_failure(exc)
         if code == "internal":
             log.error("job %s: failed\n%s", job, traceback.format_exc())
         else:
@@ -167,7 +167,11 @@ def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Conne
     log.info("job %s: completed in %.2fs", job, result.timings.get("total_s", 0.0))
 
 
-def _generate(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, emit: Emit, cancel: CancelFlag) -> WorkResult:
+def run_item(
+    gen: VideoGenerator, item: WorkItem, worker_id: str, emit: Emit, should_stop: Callable[[], bool]
+) -> WorkResult:
+    """One item, start to files on disk, reporting through ``emit``. Transport-free, so a Ray actor
+    can run the same code over its own channel."""
     from pipelines.errors import GenerationCancelled
     from pipelines.outputs import write_outputs
 
@@ -184,8 +188,8 @@ def _generate(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, emit: Emit
         emit(EventType.STEP, {"step": step, "total": total, "step_seconds": now - last[0]})
         last[0] = now
 
-    result = gen.generate(spec, on_step=on_step, should_stop=lambda: bool(cancel.value), on_stage=on_stage)
-    if cancel.value:
+    result = gen.generate(spec, on_step=on_step, should_stop=should_stop, on_stage=on_stage)
+    if should_stop():
         # Cancelled after the last step (during decode): do not spend time encoding a video nobody wants.
         raise GenerationCancelled(spec.steps, spec.steps)
     emit(EventType.STAGE, {"stage": Stage.ENCODING})
@@ -198,7 +202,7 @@ def _generate(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, emit: Emit
         files={k: str(Path(v).resolve()) for k, v in asdict(files).items()},
         timings=timings,
         peak_memory_bytes=result.peak_memory_bytes,
-        worker_id=cfg.worker_id,
+        worker_id=worker_id,
     )
 
 
@@ -213,7 +217,7 @@ def _recheck(raw: dict[str, Any]) -> ResolvedSpec:
     return again
 
 
-def _classify(exc: Exception) -> tuple[str, str]:
+def classify_failure(exc: Exception) -> tuple[str, str]:
     """Map an exception from the pipelines library to an EngineError code and a message."""
     import torch
     from pydantic import ValidationError
