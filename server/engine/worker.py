@@ -77,8 +77,11 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
     # Serving never touches a model hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
+    # Ctrl-C, `timeout` and systemd's stop signal the whole process group (or cgroup) at once; a
+    # worker that died of it would be restarted by a parent that is still shutting down. The parent
+    # decides when workers stop (("stop",), then SIGKILL); without a parent the pipe ends the loop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(
         level=cfg.log_level,
         force=True,  # the child is ours: replace whatever the re-imported main module set up

@@ -292,3 +292,46 @@ def test_the_engine_module_does_not_import_torch() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+_ORPHAN_PARENT = """
+import asyncio, sys, time
+from pathlib import Path
+from server.engine.local import LocalEngine
+
+async def main():
+    engine = LocalEngine(Path(sys.argv[1]), devices=["cpu"], start_timeout=90)
+    await engine.start()
+    print(engine.worker_pid("worker-0"), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie has exited; reaping it is init's job
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_workers_exit_when_the_parent_is_killed(engine_weights: Path) -> None:
+    # An orphaned worker would hold its GPU memory forever.
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN_PARENT, str(engine_weights)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        assert not _gone(worker)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while not _gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(worker), f"worker {worker} outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
