@@ -14,12 +14,8 @@ import contextlib
 import ctypes
 import logging
 import multiprocessing as mp
-import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -27,75 +23,30 @@ from server.engine.base import (
     EngineError,
     EngineEvent,
     EventType,
-    InvalidInput,
     JobCancelled,
-    ModelUnavailableError,
-    OutOfMemory,
     WorkerCrashed,
     WorkerInfo,
     WorkItem,
     WorkResult,
 )
-from server.engine.devices import DevicePlan, cpu_threads_per_worker, plan_devices, visible_gpus
+from server.engine.devices import cpu_threads_per_worker, plan_devices, visible_gpus
+from server.engine.handles import (
+    NoIdleWorker,
+    OnEvent,
+    RunningJob,
+    WorkerProcess,
+    WorkerSlot,
+    describe_exit,
+    engine_error,
+)
 from server.engine.worker import WorkerConfig, worker_main
 
 log = logging.getLogger(__name__)
 
-OnEvent = Callable[[EngineEvent], None]
-
-_ERRORS: dict[str, type[EngineError]] = {
-    cls.code: cls for cls in (WorkerCrashed, JobCancelled, OutOfMemory, InvalidInput, ModelUnavailableError)
-}
 # A worker that stayed up this long before dying is restarted at once; quicker deaths back off.
 _HEALTHY_UPTIME_S = 60.0
 _MAX_BACKOFF_S = 30.0
 _MAX_MESSAGES_PER_WAKE = 256
-
-
-class NoIdleWorker(EngineError):
-    """``run`` found no idle worker within the start timeout (all busy, or none came up)."""
-
-    code = "no_worker"
-    retryable = True
-
-
-@dataclass
-class _Running:
-    job_id: str
-    future: asyncio.Future[WorkResult]
-    on_event: OnEvent
-
-
-@dataclass
-class _Proc:
-    """One incarnation of a worker process; a restart makes a new one."""
-
-    process: BaseProcess
-    conn: Connection
-    cancel: Any                      # multiprocessing RawValue(c_bool), read by the child's should_stop
-    started_at: float
-    exited: asyncio.Future[None]
-    ready: bool = False
-    ready_timer: asyncio.TimerHandle | None = None
-
-
-@dataclass
-class _Worker:
-    worker_id: str
-    plan: DevicePlan
-    proc: _Proc | None = None
-    job: _Running | None = None
-    status: dict[str, Any] = field(default_factory=dict)
-    quick_deaths: int = 0
-    restart_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.ready
-
-    @property
-    def idle(self) -> bool:
-        return self.alive and self.job is None
 
 
 class LocalEngine:
@@ -123,7 +74,7 @@ class LocalEngine:
         self._stop_timeout = stop_timeout
         self._log_level = log_level if log_level is not None else log.getEffectiveLevel()
         self._ctx = mp.get_context("spawn")
-        self._workers: list[_Worker] = []
+        self._workers: list[WorkerSlot] = []
         self._cpu_threads: int | None = None
         self._waiting: dict[str, bool] = {}  # job id -> cancelled, for runs waiting for an idle worker
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -143,7 +94,7 @@ class LocalEngine:
         gpus = await asyncio.to_thread(visible_gpus) if self._devices is None else visible_gpus()
         plans = plan_devices(self._devices, gpus)
         self._cpu_threads = cpu_threads_per_worker(plans)
-        self._workers = [_Worker(f"worker-{i}", plan) for i, plan in enumerate(plans)]
+        self._workers = [WorkerSlot(f"worker-{i}", plan) for i, plan in enumerate(plans)]
         log.info("starting %d worker(s): %s", len(plans), ", ".join(p.label for p in plans))
         for w in self._workers:
             self._spawn(w)
@@ -214,7 +165,7 @@ class LocalEngine:
         p = w.proc
         assert p is not None  # _acquire returns only idle (so live) workers
         fut: asyncio.Future[WorkResult] = loop.create_future()
-        w.job = _Running(item.job_id, fut, on_event)
+        w.job = RunningJob(item.job_id, fut, on_event)
         # The parent clears the flag before sending, never the child: a cancel that arrives
         # before the child has read the item must still count.
         p.cancel.value = False
@@ -246,7 +197,7 @@ class LocalEngine:
 
     # -- choosing a worker -------------------------------------------------------------------
 
-    async def _acquire(self, item: WorkItem) -> _Worker:
+    async def _acquire(self, item: WorkItem) -> WorkerSlot:
         model = item.spec.get("model")
         w = self._pick(model)
         if w is not None:
@@ -265,7 +216,7 @@ class LocalEngine:
                                f"({self.idle_workers()} idle of {len(self._workers)})")
         return w
 
-    def _pick(self, model: Any) -> _Worker | None:
+    def _pick(self, model: Any) -> WorkerSlot | None:
         idle = [w for w in self._workers if w.idle]
         # Prefer a worker that already holds the model: loading is the slowest part of a job.
         for w in idle:
@@ -275,7 +226,7 @@ class LocalEngine:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def _spawn(self, w: _Worker) -> None:
+    def _spawn(self, w: WorkerSlot) -> None:
         loop = self._running_loop()
         w.restart_timer = None
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
@@ -290,19 +241,19 @@ class LocalEngine:
                                     name=f"vidserve-{w.worker_id}", daemon=True)
         process.start()
         child_conn.close()  # so the parent sees EOF when the child is gone
-        p = _Proc(process, parent_conn, cancel, time.monotonic(), loop.create_future())
+        p = WorkerProcess(process, parent_conn, cancel, time.monotonic(), loop.create_future())
         p.ready_timer = loop.call_later(self._start_timeout, self._on_start_timeout, w, p)
         w.proc = p
         loop.add_reader(parent_conn.fileno(), self._on_readable, w, p)
         loop.add_reader(process.sentinel, self._on_exit, w, p)
         log.info("%s: started pid %s on %s", w.worker_id, process.pid, w.plan.label)
 
-    def _on_start_timeout(self, w: _Worker, p: _Proc) -> None:
+    def _on_start_timeout(self, w: WorkerSlot, p: WorkerProcess) -> None:
         if not p.ready and w.proc is p:
             log.error("%s: not ready after %.0fs; killing pid %s", w.worker_id, self._start_timeout, p.process.pid)
             p.process.kill()  # the sentinel fires and _on_exit restarts it with backoff
 
-    def _on_readable(self, w: _Worker, p: _Proc, limit: int | None = _MAX_MESSAGES_PER_WAKE) -> None:
+    def _on_readable(self, w: WorkerSlot, p: WorkerProcess, limit: int | None = _MAX_MESSAGES_PER_WAKE) -> None:
         # Bounded, so a chatty worker cannot starve the rest of the loop (the reader fires again);
         # unbounded when draining a dead worker's pipe.
         handled = 0
@@ -315,7 +266,7 @@ class LocalEngine:
             if not p.conn.closed:
                 self._running_loop().remove_reader(p.conn.fileno())
 
-    def _on_exit(self, w: _Worker, p: _Proc) -> None:
+    def _on_exit(self, w: WorkerSlot, p: WorkerProcess) -> None:
         loop = self._running_loop()
         loop.remove_reader(p.process.sentinel)
         # Read what the child sent before it died: a COMPLETED that raced the exit still counts.
@@ -332,7 +283,7 @@ class LocalEngine:
         if w.proc is not p:
             return
         w.proc = None
-        how = _describe_exit(p.process.exitcode)
+        how = describe_exit(p.process.exitcode)
         if w.job is not None:
             job_id = w.job.job_id
             log.error("job %s: %s (pid %s) died (%s) while running it", job_id, w.worker_id, p.process.pid, how)
@@ -351,13 +302,13 @@ class LocalEngine:
                     w.worker_id, p.process.pid, how, uptime, delay)
         w.restart_timer = loop.call_later(delay, self._respawn, w)
 
-    def _respawn(self, w: _Worker) -> None:
+    def _respawn(self, w: WorkerSlot) -> None:
         if not self._stopping and w.proc is None:
             self._spawn(w)
 
     # -- messages from a worker --------------------------------------------------------------
 
-    def _handle(self, w: _Worker, p: _Proc, msg: tuple[Any, ...]) -> None:
+    def _handle(self, w: WorkerSlot, p: WorkerProcess, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "ready":
             p.ready = True
@@ -380,7 +331,7 @@ class LocalEngine:
         else:
             log.warning("%s: unknown message %r", w.worker_id, kind)
 
-    def _on_event(self, w: _Worker, ev: EngineEvent) -> None:
+    def _on_event(self, w: WorkerSlot, ev: EngineEvent) -> None:
         job = w.job
         if job is None or job.job_id != ev.job_id:
             return
@@ -396,7 +347,7 @@ class LocalEngine:
         if ev.type == EventType.COMPLETED:
             self._finish(w, result=WorkResult(**ev.data))
 
-    def _finish(self, w: _Worker, result: WorkResult | None = None, exc: EngineError | None = None) -> None:
+    def _finish(self, w: WorkerSlot, result: WorkResult | None = None, exc: EngineError | None = None) -> None:
         job, w.job = w.job, None
         if job is not None and not job.future.done():
             if exc is not None:
@@ -423,7 +374,7 @@ class LocalEngine:
                 await asyncio.wait_for(self._changed.wait(), remaining)
         return True
 
-    async def _wait_exit(self, procs: list[_Proc], timeout: float) -> None:
+    async def _wait_exit(self, procs: list[WorkerProcess], timeout: float) -> None:
         pending = [p.exited for p in procs if not p.exited.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
@@ -432,19 +383,3 @@ class LocalEngine:
         if self._loop is None:
             raise RuntimeError("LocalEngine.start() has not been awaited")
         return self._loop
-
-
-def engine_error(code: str, message: str) -> EngineError:
-    """The EngineError subclass for a worker's failure code; unknown codes are plain (internal) errors."""
-    return _ERRORS.get(code, EngineError)(message)
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"

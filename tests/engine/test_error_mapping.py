@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
 from pipelines.spec import ResolvedSpec
 from server.engine import base
-from server.engine.local import engine_error
+from server.engine.handles import engine_error
 from server.engine.worker import classify_failure
 
 
