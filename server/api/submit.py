@@ -65,9 +65,10 @@ def pick_model(requested: str | None, default: str | None, service: JobService,
 def map_size(entry: ModelEntry, size: str) -> tuple[int, int]:
     """OpenAI ``size`` "WxH" onto the model's rules; the 400 says which values are accepted."""
     r, d = entry.rules, entry.defaults
+    # Examples: the default and its portrait/landscape swap (the same shape for a square default).
+    examples = dict.fromkeys((f"{d.width}x{d.height}", f"{d.height}x{d.width}"))
     accepted = (f"accepted: 'WIDTHxHEIGHT' with both sides multiples of {r.size_multiple} between {r.min_side} "
-                f"and {r.max_side} for {entry.id} (default {d.width}x{d.height}, e.g. "
-                f"{d.width}x{d.height}, {d.height}x{d.width})")
+                f"and {r.max_side} for {entry.id} (e.g. {', '.join(examples)}; default {d.width}x{d.height})")
     m = _SIZE.match(size)
     if not m:
         raise InvalidRequest(f"size={size!r}: not WIDTHxHEIGHT; {accepted}", "size")
