@@ -37,7 +37,8 @@ def make_engine(settings: Settings) -> Engine:
     if settings.engine == "local":
         from server.engine.local import LocalEngine
 
-        return LocalEngine(settings.weights_dir, dict(settings.model_paths), local_devices(settings), settings.dtype)
+        return LocalEngine(settings.weights_dir, dict(settings.model_paths), local_devices(settings), settings.dtype,
+                           preload=list(settings.preload_models))
     raise ValueError(f"engine={settings.engine!r}: accepted values: {', '.join(ENGINES)}")
 
 
