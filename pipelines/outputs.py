@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from pipelines.encode import encode_mp4
+from pipelines.post.companions import write_spritesheet
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoResult
@@ -24,6 +25,8 @@ class OutputFiles:
     thumbnail: Path
     last_frame: Path
     sidecar: Path
+    spritesheet: Path | None = None  # a grid of evenly spaced frames (pipelines.post.companions)
+    generated: Path | None = None    # with a post stage: the generated frames, plain-encoded (re-post reads them)
 
 
 def sidecar_path(video: Path) -> Path:
@@ -42,14 +45,17 @@ def write_outputs(result: VideoResult, video_path: Path, extra: dict[str, Any] |
     frames = result.frames
     Image.fromarray(frames[len(frames) // 2]).save(thumb, quality=85)
     Image.fromarray(frames[-1]).save(last)
+    sheet = stem.with_name(stem.name + ".spritesheet.jpg")
+    layout = write_spritesheet(frames, sheet, result.fps)
     data = build_sidecar(result, video_path, encode_s)
+    data["spritesheet"] = layout
     if extra:
         data.update(extra)
     side = sidecar_path(video_path)
     tmp = side.with_name(side.name + ".part")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     tmp.replace(side)
-    return OutputFiles(video_path, thumb, last, side)
+    return OutputFiles(video_path, thumb, last, side, spritesheet=sheet)
 
 
 def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dict[str, Any]:

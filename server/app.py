@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from pipelines.catalog import default_catalog
 from pipelines.demo import default_model
 from pipelines.weights import WeightsLocator
-from server.api import errors, routes_create, routes_system, routes_videos
+from server.api import errors, routes_create, routes_post, routes_system, routes_videos
 from server.api.schemas import render_video
 from server.engine.base import Engine
 from server.jobs.service import JobService
@@ -93,5 +93,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
     app.include_router(routes_create.router)
     app.include_router(routes_videos.router)
+    app.include_router(routes_post.router)
     app.include_router(routes_system.router)
     return app

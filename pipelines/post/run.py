@@ -104,8 +104,10 @@ def run_post(
     on_progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     device: str | None = None,
+    on_frame: Callable[[int, np.ndarray], None] | None = None,
 ) -> PostResult:
-    """Run interpolate → upscale → encode. ``n_frames`` (known for arrays) makes progress totals exact."""
+    """Run interpolate → upscale → encode. ``n_frames`` (known for arrays) makes progress totals exact.
+    ``on_frame(index, frame)`` sees each output frame as it goes to the encoder (thumbnails, sheets)."""
     check_post(spec)
     t_start = time.perf_counter()
     if isinstance(frames, np.ndarray):
@@ -156,7 +158,10 @@ def run_post(
         for f in it:
             if should_stop is not None and should_stop():
                 raise GenerationCancelled(done, total or 0)
-            yield _even(f)
+            f = _even(f)
+            if on_frame is not None:
+                on_frame(done, f)
+            yield f
             done += 1
             if on_progress is not None:
                 on_progress(done, total)

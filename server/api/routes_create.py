@@ -12,6 +12,7 @@ from server.api.auth import ApiKey
 from server.api.body import RequestBody, parse, read_body, read_image
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
+from server.api.post_fields import parse_post
 from server.api.schemas import NativeRequest, OpenAIVideoRequest, render_video
 from server.api.submit import Draft, create_jobs, map_seconds, map_size, pick_model, request_hash
 from server.api.uploads import ImageUpload
@@ -90,7 +91,8 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
             raise InvalidRequest("give num_frames or seconds, not both", "seconds")
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
         seconds = f"{req.seconds:g}"
-    draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url)
+    draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url,
+                  post=parse_post(req.post))
     return _submit(service, draft, key, digest, idem_key)
 
 
@@ -132,5 +134,6 @@ async def create_video(request: Request, service: Service, settings: AppSettings
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
     if "input_reference" in images:
         images = {"image": images["input_reference"]}
-    draft = Draft(mode, spec, images, 1, req.seconds, req.metadata or {}, req.priority, req.webhook_url)
+    draft = Draft(mode, spec, images, 1, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
+                  post=parse_post(req.post))
     return _submit(service, draft, key, digest, idempotency_key)

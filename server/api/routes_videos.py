@@ -27,8 +27,11 @@ _VARIANTS = {
     "video": ("video", "video/mp4", "mp4"),
     "thumbnail": ("thumbnail", "image/webp", "webp"),
     "last_frame": ("last_frame", "image/png", "png"),
+    "spritesheet": ("spritesheet", "image/jpeg", "jpg"),
     "sidecar": ("sidecar", "application/json", "json"),
 }
+# A post stage can deliver webm or mov; the file's extension says which (the container decides it).
+_VIDEO_TYPES = {".mp4": ("video/mp4", "mp4"), ".webm": ("video/webm", "webm"), ".mov": ("video/quicktime", "mov")}
 _STATUSES = {"queued", "in_progress", "completed", "failed", "cancelled"}
 
 
@@ -77,7 +80,7 @@ async def content(
     video_id: str,
     service: Service,
     key: ApiKey,
-    variant: str = Query(default="video", description="video | thumbnail | last_frame | sidecar"),
+    variant: str = Query(default="video", description="video | thumbnail | last_frame | spritesheet | sidecar"),
 ) -> FileResponse:
     if variant not in _VARIANTS:
         raise InvalidRequest(f"variant={variant!r}: accepted values: {', '.join(_VARIANTS)}", "variant")
@@ -88,6 +91,8 @@ async def content(
     path = service.file_of(job, name)
     if path is None:
         raise JobNotReady(f"video {video_id} has no {variant} file", "variant")
+    if variant == "video":
+        media, ext = _VIDEO_TYPES.get(path.suffix.lower(), (media, ext))
     return FileResponse(path, media_type=media, filename=f"{video_id}.{ext}", content_disposition_type="inline")
 
 

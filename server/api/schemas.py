@@ -31,6 +31,9 @@ class CommonFields(BaseModel):
     metadata: dict[str, str] | None = Field(default=None, description="free-form labels (project, scene, shot)")
     priority: int = Field(default=0, ge=-10, le=10, description="higher runs first; FIFO within a priority")
     webhook_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    # The post stage (interpolate, upscale, export); multipart sends it as a JSON string. Checked by
+    # server.api.post_fields.parse_post, which names the bad field (post.upscale.size).
+    post: dict[str, Any] | str | None = Field(default=None, description="interpolate / upscale / export")
 
     @field_validator("metadata")
     @classmethod
@@ -119,10 +122,13 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "timestamps": {"created": job.created_at, "started": job.started_at, "completed": job.completed_at},
         "timings": job.timings,
         "worker_id": job.worker_id,
+        "post": job.post,
+        "source_video_id": job.source_video_id,
         "outputs": {
             "video": f"{content}?variant=video",
             "thumbnail": f"{content}?variant=thumbnail",
             "last_frame": f"{content}?variant=last_frame",
+            "spritesheet": f"{content}?variant=spritesheet",
             "sidecar": f"{content}?variant=sidecar",
         } if job.state is JobState.COMPLETED else None,
     }

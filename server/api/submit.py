@@ -37,6 +37,7 @@ class Draft:
     metadata: dict[str, str]
     priority: int
     webhook_url: str | None
+    post: dict[str, Any] | None = None  # checked PostSpec JSON (server.api.post_fields.parse_post)
 
 
 def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageUpload]) -> str:
@@ -115,7 +116,7 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
                 id=job_id, seq=0, state=JobState.QUEUED, model=resolved.model,
                 spec=resolved.model_dump(mode="json"), created_at=now, priority=draft.priority,
                 seconds=seconds, metadata=draft.metadata, key_id=key_id, group_id=group_id,
-                webhook_url=draft.webhook_url,
+                webhook_url=draft.webhook_url, post=draft.post,
             ))
             if i == 0:
                 service.admit(resolved.model, resolved.width, resolved.height, resolved.num_frames)

@@ -37,6 +37,8 @@ class WorkItem:
     spec: dict[str, Any]          # pipelines.spec.ResolvedSpec.model_dump(mode="json")
     output_dir: Path              # the worker writes video.mp4 and companions here
     sidecar_extra: dict[str, Any] = field(default_factory=dict)  # merged into the sidecar (job id, metadata)
+    post: dict[str, Any] | None = None  # pipelines.post.PostSpec JSON: run the post stage instead of a plain encode
+    source_frames: Path | None = None   # re-post: decode these frames instead of generating (no denoising)
 
 
 @dataclass(frozen=True)

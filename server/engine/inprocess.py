@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from server.engine.base import (
     EngineError,
     EngineEvent,
@@ -142,38 +144,21 @@ class InProcessEngine:
     def _run_one(self, gen: Any, task: _Task) -> WorkResult:
         from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable
         from pipelines.errors import OutOfMemory as PipelineOOM
-        from pipelines.outputs import write_outputs
-        from pipelines.spec import ResolvedSpec
+        from server.engine.worker import run_item
 
         item = task.item
 
-        def emit(kind: EventType, **data: Any) -> None:
+        def emit(kind: EventType, data: dict[str, Any]) -> None:
             task.on_event(EngineEvent(item.job_id, kind, data, time.time()))
 
-        last = [time.perf_counter()]
-
-        def on_step(step: int, total: int) -> None:
-            now = time.perf_counter()
-            emit(EventType.STEP, step=step, total=total, step_seconds=now - last[0])
-            last[0] = now
-
-        def on_stage(stage: str) -> None:
-            if stage == "denoising":
-                last[0] = time.perf_counter()
-            emit(EventType.STAGE, stage=stage)
-
-        emit(EventType.STARTED, worker_id=WORKER_ID)
+        emit(EventType.STARTED, {"worker_id": WORKER_ID})
         try:
-            spec = ResolvedSpec.model_validate(item.spec)
-            result = gen.generate(spec, on_step=on_step, on_stage=on_stage,
-                                  should_stop=lambda: item.job_id in self._cancelled)
-            emit(EventType.STAGE, stage="encoding")
-            item.output_dir.mkdir(parents=True, exist_ok=True)
-            files = write_outputs(result, item.output_dir / "video.mp4", item.sidecar_extra)
+            # The same transport-free runner as the worker subprocesses: generation, post stage, re-post.
+            result = run_item(gen, item, WORKER_ID, emit, lambda: item.job_id in self._cancelled)
         except GenerationCancelled as exc:
             raise JobCancelled(exc.message) from exc
-        except InvalidSpec as exc:
-            raise InvalidInput(exc.message) from exc
+        except (InvalidSpec, ValidationError) as exc:
+            raise InvalidInput(getattr(exc, "message", str(exc))) from exc
         except ModelUnavailable as exc:
             raise ModelUnavailableError(exc.message) from exc
         except PipelineOOM as exc:
@@ -183,16 +168,10 @@ class InProcessEngine:
         except Exception as exc:
             log.exception("job %s: generation failed", item.job_id)
             raise EngineError(f"{exc.__class__.__name__}: {exc}") from exc
-        if spec.model not in self._loaded:
-            self._loaded.append(spec.model)
-        return WorkResult(
-            job_id=item.job_id,
-            files={"video": str(files.video), "thumbnail": str(files.thumbnail),
-                   "last_frame": str(files.last_frame), "sidecar": str(files.sidecar)},
-            timings=dict(result.timings),
-            peak_memory_bytes=result.peak_memory_bytes,
-            worker_id=WORKER_ID,
-        )
+        model = item.spec.get("model")
+        if model and item.source_frames is None and model not in self._loaded:
+            self._loaded.append(model)
+        return result
 
 
 def _settle(future: asyncio.Future[WorkResult], result: WorkResult | BaseException) -> None:

@@ -177,7 +177,10 @@ def run_item(
     can run the same code over its own channel."""
     from pipelines.errors import GenerationCancelled
     from pipelines.outputs import write_outputs
+    from server.engine.post_step import post_result, repost_result
 
+    if item.source_frames is not None:
+        return repost_result(gen, item, worker_id, emit, should_stop)  # frames exist: post stage only
     spec = _recheck(item.spec)
     last = [time.perf_counter()]
 
@@ -195,6 +198,8 @@ def run_item(
     if should_stop():
         # Cancelled after the last step (during decode): do not spend time encoding a video nobody wants.
         raise GenerationCancelled(spec.steps, spec.steps)
+    if item.post is not None:
+        return post_result(gen, item, result, worker_id, emit, should_stop)
     emit(EventType.STAGE, {"stage": Stage.ENCODING})
     item.output_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -202,7 +207,7 @@ def run_item(
     timings = {**result.timings, "encode_s": time.perf_counter() - t0}
     return WorkResult(
         job_id=item.job_id,
-        files={k: str(Path(v).resolve()) for k, v in asdict(files).items()},
+        files={k: str(Path(v).resolve()) for k, v in asdict(files).items() if v is not None},
         timings=timings,
         peak_memory_bytes=result.peak_memory_bytes,
         worker_id=worker_id,

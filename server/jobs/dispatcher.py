@@ -19,8 +19,8 @@ from typing import Any
 from server.engine.base import Engine, EngineError, EngineEvent, EventType, WorkItem, WorkResult
 from server.jobs.events import JobEvents
 from server.jobs.metrics import JobMetrics
-from server.jobs.models import MAX_ATTEMPTS, Job, JobState
-from server.jobs.progress import JobProgress
+from server.jobs.models import MAX_ATTEMPTS, REPOST_SOURCE, Job, JobState
+from server.jobs.progress import POST_SPAN, REPOST_SPAN, JobProgress
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
 from server.jobs.webhooks import WebhookSender
@@ -116,7 +116,7 @@ class JobDispatcher:
             self.store.update(job.id, state=job.state, attempts=job.attempts, stage=None, progress=0,
                               eta_seconds=None, error_code=None, error_message=None)
             self.metrics.queue_wait_seconds.observe(max(0.0, time.time() - job.created_at))
-            self.live[job.id] = JobProgress(job.model)
+            self.live[job.id] = JobProgress(job.model, post_span=_post_span(job))
             log.info("job %s: dispatched (attempt %d, priority %d)", job.id, job.attempts, job.priority)
             self.running[job.id] = asyncio.get_running_loop().create_task(self._run_job(job), name=f"job-{job.id}")
         if moved:
@@ -138,7 +138,10 @@ class JobDispatcher:
             job_id=job.id,
             spec=job.spec,
             output_dir=self.outputs_dir / job.id,
-            sidecar_extra={"job": {"id": job.id, "group_id": job.group_id, "metadata": job.metadata}},
+            sidecar_extra={"job": {"id": job.id, "group_id": job.group_id, "metadata": job.metadata,
+                                   **({"source_video_id": job.source_video_id} if job.source_video_id else {})}},
+            post=job.post,
+            source_frames=self.outputs_dir / job.id / REPOST_SOURCE if job.source_video_id else None,
         )
         try:
             if job.id in self.cancel_requested:
@@ -175,7 +178,8 @@ class JobDispatcher:
     def _completed(self, job: Job, result: WorkResult) -> None:
         live = self.live.get(job.id)
         tail = live.tail_seconds() if live else None
-        if tail is not None:
+        # The tail estimates decode+encode for the next job of this model; a post stage would inflate it.
+        if tail is not None and job.post is None:
             self.tails[job.model] = tail
         started = self.store.get(job.id)
         if started is not None and started.started_at is not None:
@@ -203,6 +207,15 @@ class JobDispatcher:
             self.store.update(job_id, started_at=event.at, worker_id=worker)
             log.info("job %s: started on %s", job_id, worker)
             self.events.publish(job_id, "started", {"id": job_id, "state": "in_progress", "worker_id": worker})
+            return
+        if event.type is EventType.STAGE and "done" in event.data:
+            # post-stage frames done/total (the worker sends these a few times a second at most)
+            live.on_post(int(event.data["done"]), event.data.get("total"))
+            if time.monotonic() - live.last_flush >= FLUSH_INTERVAL_S:
+                self._flush(job_id, live)
+            self.events.publish(job_id, "progress", {**self._progress_data(job_id, live),
+                                                     "frames_done": event.data["done"],
+                                                     "frames_total": event.data.get("total")})
             return
         if event.type is EventType.STAGE:
             live.on_stage(str(event.data.get("stage")), self.tails)
@@ -268,3 +281,9 @@ class JobDispatcher:
 
     def progress_of(self, job_id: str) -> JobProgress | None:
         return self.live.get(job_id)
+
+
+def _post_span(job: Job) -> tuple[int, int] | None:
+    if job.post is None:
+        return None
+    return REPOST_SPAN if job.source_video_id else POST_SPAN

@@ -19,6 +19,10 @@ class JobState(StrEnum):
         return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
+# Where a re-post job keeps its own copy of the source's generated frames (relative to its folder),
+# so it does not depend on the source job surviving until it runs.
+REPOST_SOURCE = "inputs/source.mp4"
+
 # How many times a job may be started: the first run plus one retry after a crash or restart.
 MAX_ATTEMPTS = 2
 
@@ -49,6 +53,10 @@ class Job:
     timings: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     worker_id: str | None = None
+    # The post stage (pipelines.post.PostSpec, JSON form, weights_dir left to the worker); None: plain encode.
+    post: dict[str, Any] | None = None
+    # Set on a re-post job (``POST /v1/videos/{id}/post``): the finished video whose frames it reuses.
+    source_video_id: str | None = None
     # Filled by the service, not stored:
     queue_position: int | None = None
 

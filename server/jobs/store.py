@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_message TEXT,
     timings TEXT NOT NULL DEFAULT '{}',
     files TEXT NOT NULL DEFAULT '{}',
-    worker_id TEXT
+    worker_id TEXT,
+    post TEXT,
+    source_video_id TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_expires ON jobs(expires_at);
@@ -54,7 +56,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """
 
-_JSON_FIELDS = {"spec", "metadata", "timings", "files"}
+_JSON_FIELDS = {"spec", "metadata", "timings", "files", "post"}
+# Columns added after the first release: (name, SQL type). Databases created before get them with
+# ALTER TABLE at open, so an upgrade keeps its jobs.
+_ADDED_COLUMNS = [("post", "TEXT"), ("source_video_id", "TEXT")]
 _COLUMNS = [f.name for f in fields(Job) if f.name != "queue_position"]
 
 
@@ -69,6 +74,10 @@ class JobStore:
         # FULL: a 202 means the row survives power loss, not just a process crash.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, sql_type in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         with self._lock:
@@ -219,6 +228,6 @@ def _to_sql(column: str, value: Any) -> Any:
 def _from_row(row: sqlite3.Row) -> Job:
     data = {c: row[c] for c in _COLUMNS}
     for c in _JSON_FIELDS:
-        data[c] = json.loads(data[c])
+        data[c] = json.loads(data[c]) if data[c] is not None else None  # NULL: a column added later
     data["state"] = JobState(data["state"])
     return Job(**data)

@@ -1,0 +1,152 @@
+"""A job's files when it has a post stage: the post-processed video, its companions and the sidecar.
+
+Two entry points, both torch-free here (``run_post`` imports models only for the steps asked):
+
+- ``write_post_outputs``: after a generation. The generated frames are also kept as ``generated.mp4``
+  (the same encode a plain job delivers), so a later re-post starts from what the model made, not
+  from an already interpolated/upscaled delivery.
+- ``write_repost_outputs``: the post stage again on a finished job's ``generated``/plain MP4 with
+  other settings; no model, no denoising. Decoding the H.264 source costs one lossy generation at
+  CRF 18 (visually transparent), against keeping a lossless copy (~20× the bytes) of every job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import numpy as np
+
+from pipelines.encode import encode_mp4
+from pipelines.outputs import OutputFiles, build_sidecar, sidecar_path
+from pipelines.post.companions import Companions
+from pipelines.post.run import PostResult, read_video, run_post
+from pipelines.post.spec import PostSpec, resolve_codec_container
+from pipelines.post.timing import as_rate, output_count
+
+if TYPE_CHECKING:
+    from pipelines.generate import VideoResult
+
+ProgressFn = Callable[[int, int | None], None]
+StopFn = Callable[[], bool]
+
+MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
+
+
+def video_name(spec: PostSpec) -> str:
+    """``video.mp4`` / ``video.webm`` / ``video.mov``: the container decides the extension players trust."""
+    return f"video.{resolve_codec_container(spec.export)[1]}"
+
+
+def expected_frames(spec: PostSpec, n_in: int, fps: float | Fraction) -> int:
+    """Frames the post stage will encode for ``n_in`` source frames (the companions' picks need it)."""
+    from pipelines.post.interpolate import target_fps
+
+    rate = as_rate(fps)
+    n = n_in
+    if spec.interpolate is not None:
+        out = target_fps(spec.interpolate, rate)
+        n, rate = output_count(n, rate, out), out
+    if spec.export.fps is not None and as_rate(spec.export.fps) != rate:
+        n = output_count(n, rate, as_rate(spec.export.fps))
+    return n
+
+
+def write_post_outputs(
+    result: VideoResult,
+    spec: PostSpec,
+    out_dir: Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    device: str | None = None,
+) -> OutputFiles:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    generated = encode_mp4(result.frames, out_dir / "generated.mp4", result.fps)
+    generated_s = time.perf_counter() - t0
+    video = out_dir / video_name(spec)
+    post, comp = _post(result.frames, result.fps, len(result.frames), spec, video, on_progress, should_stop, device)
+    data = build_sidecar(result, generated, generated_s)
+    data["generated"] = data.pop("output")
+    return _finish(video, post, comp, data, extra, generated)
+
+
+def write_repost_outputs(
+    source: Path,
+    spec: PostSpec,
+    out_dir: Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    source_sidecar: Path | None = None,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    device: str | None = None,
+) -> OutputFiles:
+    """Post-process ``source`` (a finished job's generated frames) into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames, fps, n, _ = read_video(source)
+    if n is None:
+        n = count_frames(source)
+    video = out_dir / video_name(spec)
+    post, comp = _post(frames, fps, n, spec, video, on_progress, should_stop, device)
+    data: dict[str, Any] = {"schema": "vidserve.sidecar/1", "created_at": time.time()}
+    if source_sidecar is not None and source_sidecar.is_file():
+        # provenance of the frames: the generation that made them, as its own sidecar recorded it
+        src = json.loads(source_sidecar.read_text())
+        data.update({k: src[k] for k in ("spec", "seed", "model", "device", "environment") if k in src})
+    data["generated"] = {"file": source.name, "frames": n, "fps": float(fps), "sha256": _sha256(source)}
+    return _finish(video, post, comp, data, extra, source)
+
+
+def count_frames(path: Path) -> int:
+    """Frames in a file by demuxing packets (no decode): for containers that do not store the count."""
+    with av.open(str(path)) as container:
+        vs = container.streams.video[0]
+        return sum(1 for p in container.demux(vs) if p.size)
+
+
+def _post(frames: np.ndarray | Any, fps: float | Fraction, n: int, spec: PostSpec, video: Path,
+          on_progress: ProgressFn | None, should_stop: StopFn | None,
+          device: str | None) -> tuple[PostResult, Companions]:
+    comp = Companions(expected_frames(spec, n, fps), float(fps))
+    result = run_post(frames, fps, spec, video, n_frames=n, on_progress=on_progress, should_stop=should_stop,
+                      device=device, on_frame=comp.see)
+    comp.fps = result.fps_out
+    return result, comp
+
+
+def _finish(video: Path, post: PostResult, comp: Companions, data: dict[str, Any],
+            extra: dict[str, Any] | None, generated: Path) -> OutputFiles:
+    stem = video.with_suffix("")
+    thumb, last, sheet, layout = comp.write(stem)
+    data["post"] = post.as_record()
+    data["spritesheet"] = layout
+    data["output"] = {
+        "file": video.name, "frames": post.frames_out, "width": post.size_out[0], "height": post.size_out[1],
+        "fps": post.fps_out, "codec": post.codec, "container": post.container,
+        "bytes": video.stat().st_size, "sha256": _sha256(video),
+    }
+    data.setdefault("timings", {}).update({f"post_{k}": v for k, v in post.timings.items()})
+    if extra:
+        data.update(extra)
+    side = sidecar_path(video)
+    tmp = side.with_name(side.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(side)
+    return OutputFiles(video, thumb, last, side, spritesheet=sheet, generated=generated)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):  # streamed: a 4K delivery can be GBs
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,95 @@
+"""The post stage inside a worker: after a generation (``post_result``) or on its own over a finished
+job's frames (``repost_result``, no denoising). Transport-free like ``worker.run_item``, which calls
+these; torch-free at import (``run_post`` imports models only for the steps a spec asks for).
+
+Progress: ``stage`` events carrying ``done``/``total`` post frames, at most ``PROGRESS_INTERVAL_S``
+apart (a fast encode would otherwise flood the pipe with one message per frame), and always the last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from server.engine.base import EventType, Stage, WorkItem, WorkResult
+
+if TYPE_CHECKING:
+    from pipelines.generate import VideoGenerator, VideoResult
+    from pipelines.outputs import OutputFiles
+    from pipelines.post.spec import PostSpec
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[EventType, dict[str, Any]], None]
+PROGRESS_INTERVAL_S = 0.25
+
+
+def post_spec(item: WorkItem, weights_dir: Path) -> PostSpec:
+    """The job's stored post spec with this worker's weights folder (``<weights_dir>/post``)."""
+    from pipelines.post.spec import PostSpec
+
+    assert item.post is not None
+    return PostSpec.model_validate({**item.post, "weights_dir": str(weights_dir / "post")})
+
+
+def progress_emitter(emit: Emit) -> Callable[[int, int | None], None]:
+    last = [0.0]
+
+    def on_progress(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL_S or (total is not None and done >= total):
+            last[0] = now
+            emit(EventType.STAGE, {"stage": Stage.POST, "done": done, "total": total})
+
+    return on_progress
+
+
+def post_result(gen: VideoGenerator, item: WorkItem, result: VideoResult, worker_id: str, emit: Emit,
+                should_stop: Callable[[], bool]) -> WorkResult:
+    """Post-process a finished generation instead of the plain encode."""
+    from pipelines.post.deliver import write_post_outputs
+
+    spec = post_spec(item, gen.locator.weights_dir)
+    emit(EventType.STAGE, {"stage": Stage.POST})
+    t0 = time.perf_counter()
+    files = write_post_outputs(result, spec, item.output_dir, item.sidecar_extra, on_progress=progress_emitter(emit),
+                               should_stop=should_stop, device=str(gen.device))
+    post_s = time.perf_counter() - t0
+    log.info("job %s: post stage done in %.2fs", item.job_id, post_s)
+    return _work_result(item, files, {**result.timings, "post_s": post_s}, result.peak_memory_bytes, worker_id)
+
+
+def repost_result(gen: VideoGenerator, item: WorkItem, worker_id: str, emit: Emit,
+                  should_stop: Callable[[], bool]) -> WorkResult:
+    """The post stage again on a finished job's frames (``item.source_frames``); no model is loaded."""
+    from pipelines.errors import InvalidSpec
+    from pipelines.post.deliver import write_repost_outputs
+
+    source = item.source_frames
+    assert source is not None
+    if not source.is_file():
+        raise InvalidSpec("source_video_id", str(source), "the source frames are gone")
+    spec = post_spec(item, gen.locator.weights_dir)
+    emit(EventType.STAGE, {"stage": Stage.POST})
+    t0 = time.perf_counter()
+    files = write_repost_outputs(source, spec, item.output_dir, item.sidecar_extra,
+                                 source_sidecar=source.with_suffix(".json"), on_progress=progress_emitter(emit),
+                                 should_stop=should_stop, device=str(gen.device))
+    post_s = time.perf_counter() - t0
+    log.info("job %s: re-post done in %.2fs", item.job_id, post_s)
+    return _work_result(item, files, {"post_s": post_s, "total_s": post_s}, None, worker_id)
+
+
+def _work_result(item: WorkItem, files: OutputFiles, timings: dict[str, float], peak: int | None,
+                 worker_id: str) -> WorkResult:
+    return WorkResult(
+        job_id=item.job_id,
+        files={k: str(Path(v).resolve()) for k, v in asdict(files).items() if v is not None},
+        timings=timings,
+        peak_memory_bytes=peak,
+        worker_id=worker_id,
+    )

@@ -1,0 +1,336 @@
+"""RayPool: the worker actors of a Ray cluster, routing, streams, failure detection and replacement.
+
+Runs where a Ray driver may run: in ``server.engine.ray_bridge``'s child process (never in the API
+process, because Ray ends a driver whose cluster stays away). Shaped like an ``Engine``, on one
+asyncio loop. Every Ray call has a deadline: a job's stream must deliver a message (an event or a
+heartbeat) every ``event_timeout_s``, probes of idle actors answer within ``call_timeout_s``;
+otherwise the actor is killed, its job fails with ``WorkerCrashed`` (retryable: the job layer
+requeues it once) and a replacement actor is created, which Ray places when the cluster has room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import RayError
+
+from server.engine.base import (
+    EngineError,
+    EngineEvent,
+    EventType,
+    JobCancelled,
+    WorkerCrashed,
+    WorkerInfo,
+    WorkItem,
+    WorkResult,
+)
+from server.engine.handles import NoIdleWorker, engine_error
+from server.engine.ray_config import PoolConfig
+from server.engine.ray_worker import RayWorker, RayWorkerConfig
+from server.engine.worker import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+OnEvent = Callable[[EngineEvent], None]
+_MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class ActorSlot:
+    worker_id: str
+    actor: Any = None                 # ray ActorHandle of the current incarnation; None while replaced
+    incarnation: int = 0
+    ready: bool = False
+    job: str | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+    quick_deaths: int = 0
+    born: float = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self.actor is not None and self.ready
+
+    @property
+    def idle(self) -> bool:
+        return self.alive and self.job is None
+
+
+class RayPool:
+    def __init__(self, cfg: PoolConfig) -> None:
+        self.cfg = cfg
+        self.slots: list[ActorSlot] = []
+        self._actor_cls: Any = None
+        self._waiting: dict[str, bool] = {}   # job id -> cancelled, for runs waiting for a worker
+        self._changed = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the actors (Ray must be initialised). Returns at once: they come up in the background."""
+        cfg = self.cfg
+        count = cfg.workers
+        if count is None:
+            have = ray.cluster_resources().get(cfg.resource, 0)
+            count = int(have)
+            if count < 1:
+                raise EngineError(f"the Ray cluster has no {cfg.resource!r} resource; give --workers to wait for one")
+        options: dict[str, Any] = {"max_concurrency": 4, "num_cpus": cfg.num_cpus, "max_restarts": 0}
+        if cfg.resource == "GPU":
+            options["num_gpus"] = 1
+        else:
+            options["resources"] = {cfg.resource: 1}
+        self._actor_cls = ray.remote(RayWorker).options(**options)
+        self.slots = [ActorSlot(f"ray-worker-{i}") for i in range(count)]
+        log.info("starting %d Ray worker actor(s), one %s each", count, cfg.resource)
+        for slot in self.slots:
+            self._spawn(slot)
+        self._background(self._monitor())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for slot in self.slots:
+            if slot.actor is not None:
+                with contextlib.suppress(Exception):
+                    ray.kill(slot.actor, no_restart=True)
+                slot.actor, slot.ready = None, False
+        self._notify()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    # -- the Engine shape --------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return any(s.alive for s in self.slots)
+
+    def idle_workers(self) -> int:
+        return sum(1 for s in self.slots if s.idle)
+
+    def workers(self) -> list[WorkerInfo]:
+        out = []
+        for s in self.slots:
+            st = s.status if s.alive else {}
+            where = f"{st.get('node_ip', '?')}/{st.get('device', self.cfg.device)}" if s.alive else self.cfg.resource
+            out.append(WorkerInfo(worker_id=s.worker_id, device=where, alive=s.alive, busy_job=s.job,
+                                  loaded_models=list(st.get("loaded_models", [])),
+                                  memory_total_bytes=st.get("memory_total_bytes"),
+                                  memory_free_bytes=st.get("memory_free_bytes")))
+        return out
+
+    async def run(self, item: WorkItem, on_event: OnEvent) -> tuple[WorkResult, dict[str, tuple[str, bytes]]]:
+        """Run ``item`` on the best idle actor; returns the result and its files as (name, bytes)."""
+        slot = await self._acquire(item)
+        actor = slot.actor
+        slot.job = item.job_id
+        self._notify()
+        log.info("job %s: sent to %s (incarnation %d) on node %s", item.job_id, slot.worker_id,
+                 slot.incarnation, str(slot.status.get("node_id", "?"))[:12])
+        try:
+            return await self._stream(slot, actor, item, on_event)
+        except asyncio.CancelledError:
+            # The caller gave up (shutdown): stop the actor's work too, without waiting for it.
+            with contextlib.suppress(Exception):
+                actor.cancel.remote(item.job_id)
+            raise
+        finally:
+            if slot.actor is actor and slot.job == item.job_id:
+                slot.job = None
+            self._notify()
+
+    async def cancel(self, job_id: str) -> bool:
+        for slot in self.slots:
+            if slot.job == job_id and slot.actor is not None:
+                actor = slot.actor
+                try:
+                    return bool(await asyncio.wait_for(actor.cancel.remote(job_id), self.cfg.call_timeout_s))
+                except (TimeoutError, RayError) as exc:
+                    # The stream's own deadline notices a dead actor; the job fails there.
+                    log.warning("job %s: cancel on %s failed: %s", job_id, slot.worker_id, exc)
+                    return False
+        if job_id in self._waiting:
+            self._waiting[job_id] = True
+            self._notify()
+            return True
+        return False
+
+    # -- one job's stream --------------------------------------------------------------------
+
+    async def _stream(self, slot: ActorSlot, actor: Any, item: WorkItem,
+                      on_event: OnEvent) -> tuple[WorkResult, dict[str, tuple[str, bytes]]]:
+        job = item.job_id
+        timeout = self.cfg.event_timeout_s
+        try:
+            stream = actor.run.remote(item)
+            while True:
+                ref = await asyncio.wait_for(stream.__anext__(), timeout)
+                msg = await asyncio.wait_for(ref, timeout)
+                kind = msg[0]
+                if kind == "event":
+                    self._forward(msg[1], on_event)
+                elif kind == "failed":
+                    _, code, message, status = msg
+                    slot.status = status
+                    log.info("job %s: failed on %s: %s: %s", job, slot.worker_id, code, message)
+                    raise engine_error(code, message)
+                elif kind == "completed":
+                    _, fields, blobs, status = msg
+                    slot.status = status
+                    return WorkResult(**fields), blobs
+        except StopAsyncIteration:
+            reason = "its stream ended without a result"
+        except TimeoutError:
+            reason = f"it sent nothing for {timeout:.0f}s"
+        except RayError as exc:
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        log.error("job %s: %s lost while running it: %s", job, slot.worker_id, reason)
+        self._lost(slot, actor, reason)
+        raise WorkerCrashed(f"worker {slot.worker_id} was lost while running job {job} ({reason})")
+
+    def _forward(self, ev: EngineEvent, on_event: OnEvent) -> None:
+        if ev.type == EventType.STEP:
+            log.debug("job %s: step %s/%s", ev.job_id, ev.data.get("step"), ev.data.get("total"))
+        else:
+            log.info("job %s: %s", ev.job_id, ev.data.get("stage") or ev.type.value)
+        try:
+            on_event(ev)
+        except Exception:
+            log.exception("job %s: on_event callback failed", ev.job_id)
+
+    # -- choosing an actor -------------------------------------------------------------------
+
+    async def _acquire(self, item: WorkItem) -> ActorSlot:
+        model = item.spec.get("model")
+        slot = self._pick(model)
+        if slot is not None:
+            return slot
+        self._waiting[item.job_id] = False
+        try:
+            await self._wait_for(lambda: self._waiting[item.job_id] or self._pick(model) is not None,
+                                 self.cfg.acquire_timeout_s)
+            if self._waiting[item.job_id]:
+                raise JobCancelled(f"job {item.job_id}: cancelled while waiting for a worker")
+        finally:
+            del self._waiting[item.job_id]
+        slot = self._pick(model)
+        if slot is None:
+            raise NoIdleWorker(f"job {item.job_id}: no idle Ray worker within {self.cfg.acquire_timeout_s:.0f}s "
+                               f"({self.idle_workers()} idle of {len(self.slots)})")
+        return slot
+
+    def _pick(self, model: Any) -> ActorSlot | None:
+        idle = [s for s in self.slots if s.idle]
+        # An actor that already holds the model first (loading is the slowest part of a job);
+        # among equals, the one with the most free device memory.
+        holding = [s for s in idle if model in s.status.get("loaded_models", [])]
+        pool = holding or idle
+        if not pool:
+            return None
+        return max(pool, key=lambda s: s.status.get("memory_free_bytes") or 0)
+
+    # -- actors: start, probe, lose, replace -------------------------------------------------
+
+    def _spawn(self, slot: ActorSlot) -> None:
+        if self._stopping:
+            return
+        slot.incarnation += 1
+        wc = WorkerConfig(
+            worker_id=slot.worker_id, device=self.cfg.device, cuda_visible_devices="",
+            weights_dir=self.cfg.weights_dir, model_paths=self.cfg.model_paths, dtype=self.cfg.dtype,
+            max_models=self.cfg.max_models, cpu_threads=self.cfg.cpu_threads, log_level=self.cfg.log_level,
+        )
+        slot.actor = self._actor_cls.remote(RayWorkerConfig(wc, self.cfg.heartbeat_s))
+        slot.ready, slot.status, slot.born = False, {}, time.monotonic()
+        self._background(self._bring_up(slot, slot.actor))
+
+    async def _bring_up(self, slot: ActorSlot, actor: Any) -> None:
+        # No deadline: a replacement waits (pending in Ray) until the cluster has room for it.
+        try:
+            status = await actor.status.remote()
+        except RayError as exc:
+            log.error("%s: actor failed to start: %s", slot.worker_id, str(exc).splitlines()[0])
+            self._lost(slot, actor, "failed to start")
+            return
+        if slot.actor is actor:
+            slot.ready, slot.status = True, status
+            log.info("%s: ready on node %s (%s, pid %s) after %.1fs", slot.worker_id, status.get("node_ip"),
+                     status.get("device"), status.get("pid"), time.monotonic() - slot.born)
+            self._notify()
+
+    async def _monitor(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.probe_interval_s)
+            # Busy actors are watched by their job's stream (heartbeats); idle ones are probed here.
+            idle = [s for s in self.slots if s.idle]
+            results = await asyncio.gather(*(self._probe(s, s.actor) for s in idle), return_exceptions=True)
+            for s, r in zip(idle, results, strict=True):
+                if isinstance(r, BaseException):
+                    log.error("%s: probe failed: %s", s.worker_id, r)
+
+    async def _probe(self, slot: ActorSlot, actor: Any) -> None:
+        try:
+            status = await asyncio.wait_for(actor.status.remote(), self.cfg.call_timeout_s)
+        except (TimeoutError, RayError) as exc:
+            reason = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+            self._lost(slot, actor, f"probe: {reason}")
+            return
+        if slot.actor is actor:
+            slot.status = status
+
+    def _lost(self, slot: ActorSlot, actor: Any, reason: str) -> None:
+        """Forget a dead (or unresponsive) actor and start its replacement."""
+        if slot.actor is not actor:
+            return
+        with contextlib.suppress(Exception):
+            ray.kill(actor, no_restart=True)
+        slot.actor, slot.ready, slot.job = None, False, None
+        self._notify()
+        if self._stopping:
+            return
+        slot.quick_deaths = 0 if time.monotonic() - slot.born > 60 else slot.quick_deaths + 1
+        delay = 0.0 if slot.quick_deaths <= 1 else min(_MAX_BACKOFF_S, 2.0 ** (slot.quick_deaths - 2))
+        log.warning("%s: actor lost (%s); replacing it in %.0fs", slot.worker_id, reason, delay)
+        asyncio.get_running_loop().call_later(delay, self._replace, slot)
+
+    def _replace(self, slot: ActorSlot) -> None:
+        if slot.actor is None and not self._stopping:
+            self._spawn(slot)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("pool listener failed")
+
+    async def _wait_for(self, pred: Callable[[], bool], timeout: float | None) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not pred():
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return True
