@@ -24,7 +24,7 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("local", "inprocess")
+ENGINES = ("local", "inprocess", "ray")
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -39,6 +39,12 @@ def make_engine(settings: Settings) -> Engine:
 
         return LocalEngine(settings.weights_dir, dict(settings.model_paths), local_devices(settings), settings.dtype,
                            preload=list(settings.preload_models))
+    if settings.engine == "ray":
+        from server.engine.ray_engine import RayEngine
+
+        return RayEngine(settings.ray_address, settings.weights_dir, dict(settings.model_paths),
+                         workers=settings.workers, resource=settings.ray_resource, device=settings.device,
+                         dtype=settings.dtype, event_timeout_s=settings.ray_event_timeout_s)
     raise ValueError(f"engine={settings.engine!r}: accepted values: {', '.join(ENGINES)}")
 
 

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 # Flag name -> Settings field; only flags actually given override the settings.
 _OVERRIDES = ("host", "port", "data_dir", "weights_dir", "engine", "workers", "device", "default_model",
-              "queue_max", "retention_hours")
+              "queue_max", "retention_hours", "ray_address", "ray_resource")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -24,9 +24,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--data-dir", type=Path, default=None, help="jobs database, outputs and uploads")
     p.add_argument("--weights-dir", type=Path, default=None)
-    p.add_argument("--engine", choices=("local", "inprocess"), default=None,
-                   help="local: worker subprocesses (default); inprocess: one thread in the server (tests)")
-    p.add_argument("--workers", type=int, default=None, help="CPU workers when --device cpu")
+    p.add_argument("--engine", choices=("local", "inprocess", "ray"), default=None,
+                   help="local: worker subprocesses (default); inprocess: one thread in the server (tests); "
+                   "ray: worker actors on a Ray cluster (docs/ray.md)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="CPU workers when --device cpu; Ray actors with --engine ray (default: one per GPU)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join: host:port or 'auto' (default: a private single-machine Ray)")
+    p.add_argument("--ray-resource", default=None, help="what each Ray worker reserves: GPU (default) or a "
+                   "custom resource name")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: one worker per GPU)")
     p.add_argument("--default-model", default=None)
     p.add_argument("--queue-max", type=int, default=None)

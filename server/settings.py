@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     engine: str = "local"
     # Worker processes for the local engine; None = one per GPU (one CPU worker without a GPU).
     workers: int | None = None
+    # --- the Ray engine (engine="ray"; workers = actors, None = one per unit of ray_resource) ---
+    # "" starts a private single-machine Ray; "auto" joins the local cluster; "host:6379" a remote one.
+    ray_address: str = ""
+    # What each worker actor reserves: "GPU" (num_gpus=1), or a custom resource name.
+    ray_resource: str = "GPU"
+    # A running job whose actor sends nothing (not even a heartbeat) this long is requeued elsewhere.
+    ray_event_timeout_s: float = Field(default=30.0, gt=0)
     # Models the engine loads at start.
     preload_models: list[str] = Field(default_factory=list)
     # Bounded queue: jobs waiting beyond this are refused with 429.
