@@ -17,6 +17,7 @@ from pipelines.errors import GenerationCancelled, OutOfMemory
 from pipelines.families import call_kwargs, encode_text
 from pipelines.images import load_fitted
 from pipelines.loader import PipelineCache, pick_device, pick_dtype
+from pipelines.loras import apply_loras
 from pipelines.spec import GenerationSpec, ResolvedSpec, resolve
 from pipelines.weights import WeightsLocation, WeightsLocator
 
@@ -87,6 +88,9 @@ class VideoGenerator:
             if not self.cache.is_resident(entry.id, location):
                 stage("loading")
             pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode)
+            t_lora = time.perf_counter()
+            if apply_loras(pipe, rs.loras):  # between jobs: adapters switch, the base model stays loaded
+                timings["lora_s"] = time.perf_counter() - t_lora
             first = load_fitted(rs.image, rs.width, rs.height, rs.image_fit) if rs.image else None
             last = load_fitted(rs.last_image, rs.width, rs.height, rs.image_fit) if rs.last_image else None
 
@@ -128,6 +132,10 @@ class VideoGenerator:
         timings["total_s"] = time.perf_counter() - t_start
         steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
         frames = to_uint8(out.frames[0])
+        if rs.extend_video is not None:
+            from pipelines.stitch import stitch_onto
+
+            frames = stitch_onto(rs.extend_video, frames)
         peak = int(torch.cuda.max_memory_allocated(self.device)) if self.device.type == "cuda" else None
         log.info("generated %s %s %dx%dx%d in %.2fs", rs.model, rs.mode.value, rs.width, rs.height,
                  rs.num_frames, timings["total_s"])

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.catalog import Catalog, Mode, ModelEntry, default_catalog
 from pipelines.errors import InvalidSpec
 from pipelines.images import check_image_file
+from pipelines.loras import LoraRef, check_refs
 
 ImageFit = Literal["cover", "contain"]
 MAX_SEED = 2**63 - 1
@@ -44,6 +45,11 @@ class GenerationSpec(BaseModel):
     # How an input image meets the target size: cover-crop (fill, crop the overflow, centred)
     # or contain (letterbox on black).
     image_fit: ImageFit = "cover"
+    # LoRA adapters, resolved and checked against the model (pipelines.loras.resolve_loras).
+    loras: list[LoraRef] | None = None
+    # Extension: the generated clip continues this video (``image`` is its last frame); the result is
+    # the stitched clip, this video + the continuation without its first (seam) frame.
+    extend_video: Path | None = None
 
 
 class ResolvedSpec(BaseModel):
@@ -66,6 +72,8 @@ class ResolvedSpec(BaseModel):
     image: Path | None = None
     last_image: Path | None = None
     image_fit: ImageFit = "cover"
+    loras: tuple[LoraRef, ...] = ()
+    extend_video: Path | None = None
     pipeline_class: str = Field(description="diffusers pipeline class that runs this mode")
 
     @property
@@ -133,6 +141,13 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
         raise InvalidSpec("prompt", spec.prompt, f"longer than {MAX_PROMPT_CHARS} characters")
 
     image, last_image = _check_images(mode, spec)
+    loras = tuple(spec.loras or ())
+    check_refs(loras, entry.architecture.experts)
+    if spec.extend_video is not None:
+        if mode is Mode.TEXT_TO_VIDEO:
+            raise InvalidSpec("extend_video", str(spec.extend_video), "extension needs image conditioning")
+        if not spec.extend_video.is_file():
+            raise InvalidSpec("extend_video", str(spec.extend_video), "no such video file")
     return ResolvedSpec(
         model=entry.id,
         mode=mode,
@@ -149,6 +164,8 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
         image=image,
         last_image=last_image,
         image_fit=spec.image_fit,
+        loras=loras,
+        extend_video=spec.extend_video,
         pipeline_class=entry.pipelines[mode],
     )
 

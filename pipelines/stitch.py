@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -81,7 +82,8 @@ def fit_size(entry: ModelEntry, width: int, height: int) -> tuple[int, int]:
     m = r.size_multiple
 
     def side(v: float) -> int:
-        return int(min(r.max_side // m * m, max(-(-r.min_side // m) * m, round(v / m) * m)))
+        # Halves round up (round() would send 80 to 64 rather than 96 for a multiple of 32).
+        return int(min(r.max_side // m * m, max(-(-r.min_side // m) * m, math.floor(v / m + 0.5) * m)))
 
     return side(width * scale), side(height * scale)
 

@@ -14,8 +14,9 @@ from fastapi import FastAPI
 
 from pipelines.catalog import default_catalog
 from pipelines.demo import default_model
+from pipelines.loras import LoraLibrary
 from pipelines.weights import WeightsLocator
-from server.api import errors, routes_create, routes_post, routes_system, routes_videos
+from server.api import errors, routes_create, routes_post, routes_system, routes_videos, routes_workflow
 from server.api.schemas import render_video
 from server.engine.base import Engine
 from server.jobs.service import JobService
@@ -96,9 +97,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.catalog = default_catalog()
     app.state.locator = WeightsLocator(settings.weights_dir, dict(settings.model_paths), app.state.catalog)
     app.state.default_model = default_model(app.state.locator, settings.default_model)
+    app.state.loras = LoraLibrary(settings.loras_dir or settings.weights_dir / "loras")
     errors.install(app)
     app.include_router(routes_create.router)
     app.include_router(routes_videos.router)
     app.include_router(routes_post.router)
+    app.include_router(routes_workflow.router)
     app.include_router(routes_system.router)
     return app

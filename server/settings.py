@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_upload_pixels: int = Field(default=40_000_000, ge=1)
     max_prompt_chars: int = Field(default=20_000, ge=1)
+    # LoRA adapters (*.safetensors) requests may name; None = <weights_dir>/loras.
+    loras_dir: Path | None = None
+    # Uploaded source videos for extension (POST /v1/videos/extensions with a file), bytes.
+    max_video_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,7 @@ from server.api.post_fields import parse_post
 from server.api.schemas import NativeRequest, OpenAIVideoRequest, render_video
 from server.api.submit import Draft, create_jobs, map_seconds, map_size, pick_model, request_hash
 from server.api.uploads import ImageUpload
+from server.api.workflow import add_loras
 from server.jobs.models import Job
 from server.jobs.service import JobService
 from server.settings import Settings
@@ -85,6 +86,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
                                    "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt"},
                           exclude_none=True)
     spec["model"] = entry.id
+    await add_loras(spec, req.loras, entry, request)
     seconds = None
     if req.seconds is not None:
         if req.num_frames is not None:
@@ -128,12 +130,13 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps",
                                                    "guidance_scale"}, exclude_none=True)
     spec["model"] = entry.id
+    await add_loras(spec, req.loras, entry, request)
     if req.size:
         spec["width"], spec["height"] = map_size(entry, req.size)
     if req.seconds:
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
     if "input_reference" in images:
         images = {"image": images["input_reference"]}
-    draft = Draft(mode, spec, images, 1, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
+    draft = Draft(mode, spec, images, req.n, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
                   post=parse_post(req.post))
     return _submit(service, draft, key, digest, idempotency_key)

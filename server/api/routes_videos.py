@@ -56,6 +56,9 @@ async def list_videos(
     order: Literal["asc", "desc"] = "desc",
     status: str | None = Query(default=None, description="comma-separated: queued,in_progress,completed,failed,"
                                "cancelled; `failed` includes cancelled as OpenAI clients see it"),
+    group_id: str | None = Query(default=None, max_length=100, description="the takes of one request"),
+    selected: bool | None = Query(default=None, description="only takes marked (or not) as selected"),
+    parent_id: str | None = Query(default=None, max_length=100, description="extensions/remixes of a video"),
 ) -> JSONResponse:
     states: list[str] | None = None
     if status:
@@ -66,7 +69,8 @@ async def list_videos(
         if "failed" in states:
             states.append("cancelled")
     metadata = {k[9:-1]: v for k, v in request.query_params.items() if k.startswith("metadata[") and k.endswith("]")}
-    jobs, more = service.list(after=after, limit=limit, order=order, states=states, metadata=metadata)
+    jobs, more = service.list(after=after, limit=limit, order=order, states=states, metadata=metadata,
+                              group_id=group_id, selected=selected, parent_id=parent_id)
     data = [render_video(j) for j in jobs]
     return JSONResponse({
         "object": "list", "data": data, "has_more": more,

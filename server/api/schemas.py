@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.jobs.models import Job, JobState
+from server.jobs.provenance import provenance_summary
 
 MAX_N = 8
 MAX_METADATA_KEYS = 16
@@ -34,6 +35,9 @@ class CommonFields(BaseModel):
     # The post stage (interpolate, upscale, export); multipart sends it as a JSON string. Checked by
     # server.api.post_fields.parse_post, which names the bad field (post.upscale.size).
     post: dict[str, Any] | str | None = Field(default=None, description="interpolate / upscale / export")
+    # LoRAs from the server's LoRA folder: [{"name", "strength", "expert"}]; multipart sends a JSON string.
+    # Checked against the model by server.api.workflow.lora_refs (400 naming loras[i]).
+    loras: list[dict[str, Any]] | str | None = Field(default=None, description="[{name, strength, expert}]")
 
     @field_validator("metadata")
     @classmethod
@@ -79,6 +83,7 @@ class OpenAIVideoRequest(CommonFields):
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     fps: int | None = Field(default=None, ge=1, le=120)
     guidance_scale: float | None = Field(default=None, ge=0, le=30)
+    n: int = Field(default=1, ge=1, le=MAX_N, description="takes: seeds seed..seed+n-1, one group_id")
 
 
 def openai_status(state: JobState) -> str:
@@ -102,7 +107,7 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "completed_at": int(job.completed_at) if job.completed_at else None,
         "expires_at": int(job.expires_at) if job.expires_at else None,
         "error": error,
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": job.parent_id if job.relation == "remix" else None,
         "seconds": job.seconds,
         "size": job.size,
         "prompt": spec.get("prompt", ""),
@@ -124,6 +129,10 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "worker_id": job.worker_id,
         "post": job.post,
         "source_video_id": job.source_video_id,
+        "parent_id": job.parent_id,
+        "relation": job.relation,
+        "selected": job.selected,
+        "provenance": provenance_summary(job, content),
         "outputs": {
             "video": f"{content}?variant=video",
             "thumbnail": f"{content}?variant=thumbnail",

@@ -10,7 +10,7 @@ import secrets
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.catalog import Mode, ModelEntry
@@ -38,6 +38,9 @@ class Draft:
     priority: int
     webhook_url: str | None
     post: dict[str, Any] | None = None  # checked PostSpec JSON (server.api.post_fields.parse_post)
+    parent_id: str | None = None        # extend/remix: the video this one continues or re-runs
+    relation: str | None = None         # "extend" | "remix"
+    workflow: dict[str, Any] = field(default_factory=dict)  # history kept on the job (server.jobs.provenance)
 
 
 def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageUpload]) -> str:
@@ -116,7 +119,10 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
                 id=job_id, seq=0, state=JobState.QUEUED, model=resolved.model,
                 spec=resolved.model_dump(mode="json"), created_at=now, priority=draft.priority,
                 seconds=seconds, metadata=draft.metadata, key_id=key_id, group_id=group_id,
-                webhook_url=draft.webhook_url, post=draft.post,
+                webhook_url=draft.webhook_url, post=draft.post, parent_id=draft.parent_id,
+                relation=draft.relation,
+                workflow={**draft.workflow, "take": i + 1, "takes": draft.n, "base_seed": base_seed,
+                          "inputs": {k: v.sha256 for k, v in sorted(draft.images.items())}},
             ))
             if i == 0:
                 service.admit(resolved.model, resolved.width, resolved.height, resolved.num_frames)

@@ -21,6 +21,7 @@ from server.jobs.events import JobEvents
 from server.jobs.metrics import JobMetrics
 from server.jobs.models import MAX_ATTEMPTS, REPOST_SOURCE, Job, JobState
 from server.jobs.progress import POST_SPAN, REPOST_SPAN, JobProgress
+from server.jobs.provenance import lora_key, workflow_record
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
 from server.jobs.webhooks import WebhookSender
@@ -56,6 +57,8 @@ class JobDispatcher:
         self._loop_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # worker id -> LoRA set of the last job it started (what it has loaded): the queue prefers those.
+        self.worker_loras: dict[str, str] = {}
 
     # --- lifecycle ---
 
@@ -104,7 +107,7 @@ class JobDispatcher:
     def _fill(self) -> None:
         moved = False
         while len(self.queue) and self._capacity() > 0:
-            job_id = self.queue.pop()
+            job_id = self.queue.pop(self._loaded_lora_sets())
             if job_id is None:
                 break
             moved = True
@@ -139,7 +142,8 @@ class JobDispatcher:
             spec=job.spec,
             output_dir=self.outputs_dir / job.id,
             sidecar_extra={"job": {"id": job.id, "group_id": job.group_id, "metadata": job.metadata,
-                                   **({"source_video_id": job.source_video_id} if job.source_video_id else {})}},
+                                   **({"source_video_id": job.source_video_id} if job.source_video_id else {})},
+                           "workflow": workflow_record(job)},
             post=job.post,
             source_frames=self.outputs_dir / job.id / REPOST_SOURCE if job.source_video_id else None,
         )
@@ -169,7 +173,7 @@ class JobDispatcher:
             log.warning("job %s: %s (%s); requeued for attempt %d", job.id, exc.code, exc.message, job.attempts + 1)
             self.live.pop(job.id, None)
             self.store.update(job.id, state=JobState.QUEUED, stage=None, progress=0, eta_seconds=None)
-            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True)
+            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True, affinity=lora_key(job.spec))
             self.events.publish(job.id, "queued", {"id": job.id, "state": "queued", "retry": True,
                                                    "reason": exc.code})
         else:
@@ -204,6 +208,9 @@ class JobDispatcher:
         job_id = event.job_id
         if event.type is EventType.STARTED:
             worker = event.data.get("worker_id")
+            started = self.store.get(job_id)
+            if worker and started is not None:
+                self.worker_loras[str(worker)] = lora_key(started.spec)
             self.store.update(job_id, started_at=event.at, worker_id=worker)
             log.info("job %s: started on %s", job_id, worker)
             self.events.publish(job_id, "started", {"id": job_id, "state": "in_progress", "worker_id": worker})
@@ -278,6 +285,10 @@ class JobDispatcher:
         if job.webhook_url:
             self.webhooks.send(job.webhook_url, job_id, payload)
         return job
+
+    def _loaded_lora_sets(self) -> set[str]:
+        idle = {w.worker_id for w in self.engine.workers() if w.alive and w.busy_job is None}
+        return {key for wid, key in self.worker_loras.items() if wid in idle}
 
     def progress_of(self, job_id: str) -> JobProgress | None:
         return self.live.get(job_id)

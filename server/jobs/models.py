@@ -57,6 +57,12 @@ class Job:
     post: dict[str, Any] | None = None
     # Set on a re-post job (``POST /v1/videos/{id}/post``): the finished video whose frames it reuses.
     source_video_id: str | None = None
+    # Workflow: the video this one continues or re-runs, and how ("extend" | "remix"); whether it is
+    # the chosen take of its group; the rest of its history (take index, base seed, source facts).
+    parent_id: str | None = None
+    relation: str | None = None
+    selected: bool = False
+    workflow: dict[str, Any] = field(default_factory=dict)
     # Filled by the service, not stored:
     queue_position: int | None = None
 

@@ -7,9 +7,14 @@ burst is refused at the door (429) instead of growing without limit.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from server.jobs.errors import QueueFull
+
+# How many times a queued job can be passed over by a later job of the same priority that matches a
+# worker's loaded LoRA set: grouping saves adapter switches but must not starve anyone.
+MAX_SKIPS = 3
 
 
 @dataclass(order=True)
@@ -17,6 +22,8 @@ class _Entry:
     sort_key: tuple[int, int]
     job_id: str = field(compare=False)
     key_id: str = field(compare=False)
+    affinity: str = field(default="", compare=False)  # the LoRA set it needs (server.jobs.provenance.lora_key)
+    skipped: int = field(default=0, compare=False)    # times a later job of its priority went first
 
 
 class JobQueue:
@@ -46,18 +53,33 @@ class JobQueue:
                 retry_after_s,
             )
 
-    def push(self, job_id: str, priority: int, seq: int, key_id: str, *, force: bool = False) -> None:
+    def push(self, job_id: str, priority: int, seq: int, key_id: str, *, force: bool = False,
+             affinity: str = "") -> None:
         """Add a job; ``force`` skips the bounds (jobs already accepted: restart, retry)."""
         if job_id in self._live:
             return
         if not force:
             self.check_room(key_id)
-        entry = _Entry((-priority, seq), job_id, key_id)
+        entry = _Entry((-priority, seq), job_id, key_id, affinity)
         heapq.heappush(self._heap, entry)
         self._live[job_id] = entry
         self._per_key[key_id] = self._per_key.get(key_id, 0) + 1
 
-    def pop(self) -> str | None:
+    def pop(self, prefer: Collection[str] = ()) -> str | None:
+        """The next job. With ``prefer`` (the LoRA sets already loaded on idle workers): among jobs of
+        the head's priority, the oldest whose set is preferred goes first, so jobs sharing a set run
+        back to back; priority order is never broken, and a head passed over MAX_SKIPS times goes next."""
+        while self._heap and self._live.get(self._heap[0].job_id) is not self._heap[0]:
+            heapq.heappop(self._heap)  # drop entries removed lazily
+        if prefer and self._heap:
+            head = self._heap[0]
+            if head.affinity not in prefer and head.skipped < MAX_SKIPS:
+                same = [e for e in self._live.values() if e.sort_key[0] == head.sort_key[0] and e.affinity in prefer]
+                if same:
+                    pick = min(same)
+                    head.skipped += 1
+                    self._forget(pick)
+                    return pick.job_id
         while self._heap:
             entry = heapq.heappop(self._heap)
             if self._live.get(entry.job_id) is entry:

@@ -18,6 +18,7 @@ from server.jobs.errors import AdmissionRefused, JobNotFound
 from server.jobs.events import JobEvents
 from server.jobs.metrics import JobMetrics
 from server.jobs.models import MAX_ATTEMPTS, Job, JobState
+from server.jobs.provenance import lora_key
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
 from server.jobs.webhooks import WebhookSender
@@ -83,7 +84,7 @@ class JobService:
                     continue
                 log.warning("job %s: was running when the server stopped; requeued", job.id)
                 self.store.update(job.id, state=JobState.QUEUED, stage=None, progress=0, eta_seconds=None)
-            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True)
+            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True, affinity=lora_key(job.spec))
         if len(self.queue):
             log.info("recovered %d queued jobs from %s", len(self.queue), self.store.path)
 
@@ -118,7 +119,8 @@ class JobService:
         stored, created = self.store.create(jobs, idempotency)
         if created:
             for job in stored:
-                self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True)
+                self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True,
+                                affinity=lora_key(job.spec))
                 log.info("job %s: queued (%s %s, priority %d)", job.id, job.model, job.size, job.priority)
             self.dispatcher.wake()
         return [self.view(j) for j in stored], created
@@ -185,6 +187,13 @@ class JobService:
         self.store.delete(job_id)
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
         log.info("job %s: deleted with its files", job_id)
+
+    def select(self, job_id: str, selected: bool) -> Job:
+        """Mark a take as chosen (or not); lists filter on it."""
+        self.get(job_id)
+        self.store.update(job_id, selected=selected)
+        log.info("job %s: %s", job_id, "selected" if selected else "unselected")
+        return self.get(job_id)
 
     def file_of(self, job: Job, variant: str) -> Path | None:
         path = job.files.get(variant)

@@ -44,7 +44,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     files TEXT NOT NULL DEFAULT '{}',
     worker_id TEXT,
     post TEXT,
-    source_video_id TEXT
+    source_video_id TEXT,
+    parent_id TEXT,
+    relation TEXT,
+    selected INTEGER NOT NULL DEFAULT 0,
+    workflow TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_expires ON jobs(expires_at);
@@ -56,10 +60,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """
 
-_JSON_FIELDS = {"spec", "metadata", "timings", "files", "post"}
+_JSON_FIELDS = {"spec", "metadata", "timings", "files", "post", "workflow"}
 # Columns added after the first release: (name, SQL type). Databases created before get them with
 # ALTER TABLE at open, so an upgrade keeps its jobs.
-_ADDED_COLUMNS = [("post", "TEXT"), ("source_video_id", "TEXT")]
+_ADDED_COLUMNS = [("post", "TEXT"), ("source_video_id", "TEXT"), ("parent_id", "TEXT"), ("relation", "TEXT"),
+                  ("selected", "INTEGER NOT NULL DEFAULT 0"), ("workflow", "TEXT NOT NULL DEFAULT '{}'")]
 _COLUMNS = [f.name for f in fields(Job) if f.name != "queue_position"]
 
 
@@ -186,6 +191,9 @@ class JobStore:
         order: str = "desc",
         states: list[str] | None = None,
         metadata: dict[str, str] | None = None,
+        group_id: str | None = None,
+        selected: bool | None = None,
+        parent_id: str | None = None,
     ) -> tuple[list[Job], bool]:
         """A page of jobs newest-first (``desc``) or oldest-first, after the job ``after``.
         Returns (jobs, has_more)."""
@@ -204,6 +212,13 @@ class JobStore:
             if states:
                 where.append(f"state IN ({', '.join('?' for _ in states)})")
                 args.extend(states)
+            for column, wanted in (("group_id", group_id), ("parent_id", parent_id)):
+                if wanted is not None:
+                    where.append(f"{column} = ?")
+                    args.append(wanted)
+            if selected is not None:
+                where.append("selected = ?")
+                args.append(int(selected))
             for key, value in (metadata or {}).items():
                 where.append("json_extract(metadata, ?) = ?")
                 args.extend([f'$."{key}"', value])
@@ -230,4 +245,6 @@ def _from_row(row: sqlite3.Row) -> Job:
     for c in _JSON_FIELDS:
         data[c] = json.loads(data[c]) if data[c] is not None else None  # NULL: a column added later
     data["state"] = JobState(data["state"])
+    data["selected"] = bool(data["selected"])
+    data["workflow"] = data["workflow"] or {}
     return Job(**data)
