@@ -311,7 +311,7 @@ _TINY_MODELS: list[ModelEntry] = [
         rules=_LTX_RULES,
         architecture=_TINY_ARCH.model_copy(update={
             "vae_spatial": 4, "vae_temporal": 4, "latent_channels": 8, "patch": (1, 1, 1), "dim": 32, "ffn_dim": 128,
-            "num_layers": 1, "num_heads": 4,
+            "num_layers": 2, "num_heads": 4,
         }),
         tiny=True,
     ),

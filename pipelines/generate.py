@@ -16,8 +16,9 @@ from pipelines.catalog import Catalog, default_catalog
 from pipelines.errors import GenerationCancelled, OutOfMemory
 from pipelines.families import call_kwargs, encode_text
 from pipelines.images import load_fitted
-from pipelines.loader import PipelineCache, pick_device, pick_dtype
+from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
 from pipelines.loras import apply_loras
+from pipelines.memory import MemoryStrategy, plan_memory
 from pipelines.spec import GenerationSpec, ResolvedSpec, resolve
 from pipelines.weights import WeightsLocation, WeightsLocator
 
@@ -40,6 +41,8 @@ class VideoResult:
     timings: dict[str, float]
     step_seconds: list[float] = field(default_factory=list)
     peak_memory_bytes: int | None = None
+    # What ran: memory strategy, attention backend, compile, speed level and its cache settings.
+    optimizations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fps(self) -> int:
@@ -56,12 +59,27 @@ class VideoGenerator:
         dtype: str | None = None,
         max_models: int = 1,
         catalog: Catalog | None = None,
+        memory_budget_bytes: int | None = None,
+        attention: str | None = None,
+        compile: bool = False,
+        memory_strategy: MemoryStrategy | None = None,
     ) -> None:
         self.locator = locator
         self.catalog = catalog or locator.catalog or default_catalog()
         self.device = pick_device(device)
         self.dtype = pick_dtype(self.device, dtype)
-        self.cache = PipelineCache(self.device, self.dtype, max_models)
+        self.cache = PipelineCache(self.device, self.dtype, max_models, LoadOptions(attention, compile))
+        # None: the whole device's memory on a GPU (no planning on a CPU).
+        self.memory_budget_bytes = memory_budget_bytes
+        # A floor on the planner's choice (e.g. always store weights in fp8), from settings.
+        self.memory_strategy = memory_strategy
+
+    def budget_bytes(self) -> int | None:
+        if self.memory_budget_bytes is not None:
+            return self.memory_budget_bytes
+        if self.device.type == "cuda":
+            return int(torch.cuda.get_device_properties(self.device).total_memory)
+        return None
 
     def generate(
         self,
@@ -85,12 +103,24 @@ class VideoGenerator:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         try:
-            if not self.cache.is_resident(entry.id, location):
+            plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes())
+            strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
+            order = list(MemoryStrategy)
+            if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):
+                strategy = self.memory_strategy
+            if not self.cache.is_resident(entry.id, location, strategy):
                 stage("loading")
-            pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode)
+            pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode, strategy)
             t_lora = time.perf_counter()
             if apply_loras(pipe, rs.loras):  # between jobs: adapters switch, the base model stays loaded
                 timings["lora_s"] = time.perf_counter() - t_lora
+            from pipelines.speed import set_speed_level
+
+            optimizations = self.cache.record(entry.id) | {
+                "speed": set_speed_level(pipe, entry, rs.speed, rs.steps),
+                "memory_plan": {"strategy": strategy.value, "estimate_bytes": plan.estimate.total_bytes,
+                                "budget_bytes": self.budget_bytes(), "fits": plan.fits},
+            }
             first = load_fitted(rs.image, rs.width, rs.height, rs.image_fit) if rs.image else None
             last = load_fitted(rs.last_image, rs.width, rs.height, rs.image_fit) if rs.last_image else None
 
@@ -140,7 +170,7 @@ class VideoGenerator:
         log.info("generated %s %s %dx%dx%d in %.2fs", rs.model, rs.mode.value, rs.width, rs.height,
                  rs.num_frames, timings["total_s"])
         return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
-                           timings, steps, peak)
+                           timings, steps, peak, optimizations)
 
     def _now(self) -> float:
         if self.device.type == "cuda":

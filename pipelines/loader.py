@@ -19,6 +19,7 @@ import transformers
 
 from pipelines.catalog import Family, Mode, ModelEntry
 from pipelines.errors import ModelUnavailable
+from pipelines.memory import MemoryStrategy
 from pipelines.weights import WeightsLocation
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,31 @@ def _torch_dtype_for(entry: ModelEntry, dtype: torch.dtype) -> Any:
     return dtype
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How models are set up at load time (the server's settings, the same for every request)."""
+
+    attention: str | None = None  # None or "auto": the best backend that passes its self-check
+    compile: bool = False         # regional torch.compile of the repeated transformer blocks
+
+
 @dataclass
 class LoadedModel:
     entry: ModelEntry
     location: WeightsLocation
     pipelines: dict[str, Any]  # pipeline class name -> pipeline sharing the same components
     load_seconds: float
+    strategy: MemoryStrategy = MemoryStrategy.NONE
+    record: dict[str, Any] | None = None  # what was applied: strategy, attention backend, compile
 
 
 def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, device: torch.device,
-                  dtype: torch.dtype) -> Any:
+                  dtype: torch.dtype, strategy: MemoryStrategy = MemoryStrategy.NONE,
+                  options: LoadOptions | None = None) -> tuple[Any, dict[str, Any]]:
+    """Load on the CPU, then place on ``device`` by the memory strategy; returns (pipe, record)."""
+    from pipelines.speed import apply_attention_backend, apply_memory_strategy, compile_blocks
+
+    options = options or LoadOptions()
     cls = getattr(diffusers, entry.pipelines[mode])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # Loading bars from diffusers/transformers would interleave with our own progress output.
@@ -69,33 +85,48 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
         )
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(entry.id, f"could not load weights at {location.path}: {exc}", location.path) from exc
-    pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    return pipe
+    record: dict[str, Any] = {"memory_strategy": apply_memory_strategy(pipe, strategy, device, dtype)}
+    record["attention_backend"] = apply_attention_backend(pipe, device, dtype, options.attention)
+    record["compiled"] = compile_blocks(pipe) if options.compile else False
+    return pipe, record
 
 
 class PipelineCache:
     """Loaded models, least recently used evicted first. One pipeline call at a time per cache:
     diffusers pipelines keep per-call state on ``self``."""
 
-    def __init__(self, device: torch.device, dtype: torch.dtype, max_models: int = 1) -> None:
+    def __init__(self, device: torch.device, dtype: torch.dtype, max_models: int = 1,
+                 options: LoadOptions | None = None) -> None:
         self.device = device
         self.dtype = dtype
         self.max_models = max(1, max_models)
+        self.options = options or LoadOptions()
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
 
     def loaded_ids(self) -> list[str]:
         return list(self._models)
 
-    def is_resident(self, model_id: str, location: WeightsLocation) -> bool:
+    def is_resident(self, model_id: str, location: WeightsLocation,
+                    strategy: MemoryStrategy = MemoryStrategy.NONE) -> bool:
         held = self._models.get(model_id)
-        return held is not None and held.location.path == location.path
+        order = list(MemoryStrategy)
+        return (held is not None and held.location.path == location.path
+                and order.index(held.strategy) >= order.index(strategy))
 
-    def get(self, entry: ModelEntry, location: WeightsLocation, mode: Mode) -> tuple[Any, float]:
-        """The pipeline for ``mode`` and the seconds spent loading (0 when it was resident)."""
+    def record(self, model_id: str) -> dict[str, Any]:
+        held = self._models.get(model_id)
+        return dict(held.record or {}) if held else {}
+
+    def get(self, entry: ModelEntry, location: WeightsLocation, mode: Mode,
+            strategy: MemoryStrategy = MemoryStrategy.NONE) -> tuple[Any, float]:
+        """The pipeline for ``mode`` and the seconds spent loading (0 when it was resident).
+        A resident model set up with a less frugal memory strategy than asked is reloaded."""
         cls_name = entry.pipelines[mode]
         held = self._models.get(entry.id)
-        if held is not None and held.location.path != location.path:
+        order = list(MemoryStrategy)
+        if held is not None and (held.location.path != location.path
+                                 or order.index(held.strategy) < order.index(strategy)):
             self.evict(entry.id)
             held = None
         if held is not None:
@@ -110,17 +141,18 @@ class PipelineCache:
         while len(self._models) >= self.max_models:
             self.evict(next(iter(self._models)))
         t0 = time.perf_counter()
-        pipe = load_pipeline(entry, location, mode, self.device, self.dtype)
+        pipe, record = load_pipeline(entry, location, mode, self.device, self.dtype, strategy, self.options)
         seconds = time.perf_counter() - t0
-        self._models[entry.id] = LoadedModel(entry, location, {cls_name: pipe}, seconds)
-        log.info("loaded %s from %s in %.2fs on %s", entry.id, location.path, seconds, self.device)
+        self._models[entry.id] = LoadedModel(entry, location, {cls_name: pipe}, seconds, strategy, record)
+        log.info("loaded %s from %s in %.2fs on %s (%s)", entry.id, location.path, seconds, self.device, record)
         return pipe, seconds
 
     def adopt(self, entry: ModelEntry, location: WeightsLocation, mode: Mode, pipe: Any) -> None:
         """Hold a pipeline built elsewhere (e.g. synthetic benchmark weights) as if loaded."""
         while len(self._models) >= self.max_models:
             self.evict(next(iter(self._models)))
-        self._models[entry.id] = LoadedModel(entry, location, {entry.pipelines[mode]: pipe}, 0.0)
+        self._models[entry.id] = LoadedModel(entry, location, {entry.pipelines[mode]: pipe}, 0.0,
+                                             record={"memory_strategy": "none", "attention_backend": "native"})
 
     def evict(self, model_id: str) -> None:
         held = self._models.pop(model_id, None)

@@ -81,6 +81,7 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
             "synthetic_tiny_weights": loc.tiny,
         },
         "device": {"device": result.device, "dtype": result.dtype},
+        "optimizations": result.optimizations,
         "environment": environment(),
         "timings": {**result.timings, "encode_s": encode_s},
         "step_seconds": result.step_seconds,

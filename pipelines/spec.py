@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,15 @@ from pipelines.images import check_image_file
 from pipelines.loras import LoraRef, check_refs
 
 ImageFit = Literal["cover", "contain"]
+
+
+class SpeedLevel(StrEnum):
+    """Per-request speed/quality trade-off (see pipelines.speed)."""
+
+    EXACT = "exact"      # the same math as plain diffusers
+    FAST = "fast"        # step caching with a conservative threshold (lossy, bounded)
+    FASTEST = "fastest"  # more aggressive caching
+
 MAX_SEED = 2**63 - 1
 MAX_PROMPT_CHARS = 20_000
 MAX_STEPS = 200
@@ -45,6 +55,7 @@ class GenerationSpec(BaseModel):
     # How an input image meets the target size: cover-crop (fill, crop the overflow, centred)
     # or contain (letterbox on black).
     image_fit: ImageFit = "cover"
+    speed: SpeedLevel = SpeedLevel.EXACT
     # LoRA adapters, resolved and checked against the model (pipelines.loras.resolve_loras).
     loras: list[LoraRef] | None = None
     # Extension: the generated clip continues this video (``image`` is its last frame); the result is
@@ -72,6 +83,7 @@ class ResolvedSpec(BaseModel):
     image: Path | None = None
     last_image: Path | None = None
     image_fit: ImageFit = "cover"
+    speed: SpeedLevel = SpeedLevel.EXACT
     loras: tuple[LoraRef, ...] = ()
     extend_video: Path | None = None
     pipeline_class: str = Field(description="diffusers pipeline class that runs this mode")
@@ -164,6 +176,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
         image=image,
         last_image=last_image,
         image_fit=spec.image_fit,
+        speed=spec.speed,
         loras=loras,
         extend_video=spec.extend_video,
         pipeline_class=entry.pipelines[mode],

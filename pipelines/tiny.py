@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 
 TEXT_DIM = 32
 TINY_MARKER = "vidserve-tiny.json"
-# Bump when the tiny architectures change, so stale folders are rebuilt.
-TINY_VERSION = 1
+# Bump when the tiny architectures change, so stale folders are rebuilt. 2: LTX has two blocks
+# (step caching needs a first block and at least one more).
+TINY_VERSION = 2
 
 _WORDS = (
     "a an the of in on at to and with from over under red blue green yellow white black dark light "
@@ -132,7 +133,7 @@ def _build_ltx() -> Any:
     tokenizer = build_tokenizer()
     transformer = _seeded(3, lambda: LTXVideoTransformer3DModel(
         in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
-        attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=TEXT_DIM,
+        attention_head_dim=8, cross_attention_dim=32, num_layers=2, caption_channels=TEXT_DIM,
     ))
     vae = _seeded(2, lambda: AutoencoderKLLTXVideo(
         in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -28,6 +29,18 @@ log = logging.getLogger(__name__)
 ENGINES = ("local", "inprocess", "ray")
 
 
+def generator_options(settings: Settings) -> dict[str, Any]:
+    """VideoGenerator arguments every worker gets (torch-free: plain values)."""
+    from pipelines.memory import MemoryStrategy
+
+    return {
+        "attention": settings.attention_backend,
+        "compile": settings.compile,
+        "memory_budget_bytes": int(settings.memory_budget_gb * 1024**3) if settings.memory_budget_gb else None,
+        "memory_strategy": MemoryStrategy(settings.memory_strategy) if settings.memory_strategy else None,
+    }
+
+
 def make_engine(settings: Settings) -> Engine:
     """The engine named by ``settings.engine``, imported only when chosen."""
     if settings.engine == "inprocess":
@@ -39,7 +52,7 @@ def make_engine(settings: Settings) -> Engine:
         from server.engine.local import LocalEngine
 
         return LocalEngine(settings.weights_dir, dict(settings.model_paths), local_devices(settings), settings.dtype,
-                           preload=list(settings.preload_models))
+                           preload=list(settings.preload_models), generator_options=generator_options(settings))
     if settings.engine == "ray":
         from server.engine.ray_engine import RayEngine
 

@@ -63,7 +63,9 @@ class LocalEngine:
         start_timeout: float = 120.0,
         stop_timeout: float = 10.0,
         log_level: int | None = None,
+        generator_options: dict[str, Any] | None = None,
     ) -> None:
+        self._generator_options = dict(generator_options or {})
         self._weights_dir = Path(weights_dir)
         self._model_paths = {k: Path(v) for k, v in (model_paths or {}).items()}
         self._devices = list(devices) if devices is not None else None
@@ -236,6 +238,7 @@ class LocalEngine:
             weights_dir=self._weights_dir, model_paths=self._model_paths, dtype=self._dtype,
             max_models=self._max_models, preload=self._preload,
             cpu_threads=self._cpu_threads if w.plan.device == "cpu" else None, log_level=self._log_level,
+            generator_options=self._generator_options,
         )
         process = self._ctx.Process(target=worker_main, args=(cfg, child_conn, cancel),
                                     name=f"vidserve-{w.worker_id}", daemon=True)

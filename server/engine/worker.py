@@ -56,6 +56,8 @@ class WorkerConfig:
     max_models: int = 1
     preload: list[str] = field(default_factory=list)  # models loaded right after start
     cpu_threads: int | None = None   # torch intra-op threads; None leaves torch's default
+    # Extra VideoGenerator arguments (attention, compile, memory_budget_bytes, memory_strategy).
+    generator_options: dict[str, Any] = field(default_factory=dict)
     log_level: int = logging.INFO
 
 
@@ -107,7 +109,8 @@ def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: 
         # Several CPU workers on one machine would otherwise each grab every core.
         torch.set_num_threads(cfg.cpu_threads)
     locator = WeightsLocator(cfg.weights_dir, cfg.model_paths)
-    gen = VideoGenerator(locator, device=cfg.device, dtype=cfg.dtype, max_models=cfg.max_models)
+    gen = VideoGenerator(locator, device=cfg.device, dtype=cfg.dtype, max_models=cfg.max_models,
+                         **cfg.generator_options)
     log.info("ready on %s (%s)", gen.device, str(gen.dtype).removeprefix("torch."))
     conn.send(("ready", _status(gen)))
     # After "ready", not before: loading a large model can take minutes, and a job sent meanwhile

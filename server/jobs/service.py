@@ -12,7 +12,7 @@ from typing import Any
 
 from pipelines.catalog import Catalog
 from server.engine.base import Engine
-from server.jobs.admission import VramEstimate
+from server.jobs.admission import plan_memory
 from server.jobs.dispatcher import JobDispatcher, Render
 from server.jobs.errors import AdmissionRefused, JobNotFound
 from server.jobs.events import JobEvents
@@ -99,11 +99,12 @@ class JobService:
         limit = max(totals) if totals else self.memory_limit_bytes
         if limit is None:
             return
-        est = VramEstimate.for_job(entry, width, height, num_frames)
-        if est.total_bytes > limit:
+        # The same planner the worker runs: refuse only when even the most frugal strategy cannot fit.
+        plan = plan_memory(entry, width, height, num_frames, limit)
+        if not plan.fits:
             raise AdmissionRefused(
-                f"{model} at {width}x{height} with {num_frames} frames needs {est.describe()}, more than the "
-                f"{limit / 1024**3:.1f} GiB of the largest worker; lower width/height or num_frames",
+                f"{model} at {width}x{height} with {num_frames} frames needs {plan.estimate.describe()}, more than "
+                f"the {limit / 1024**3:.1f} GiB of the largest worker; lower width/height or num_frames",
                 "num_frames",
             )
 

@@ -1,0 +1,121 @@
+"""Speed and memory options on the CPU: each is wired and correct, not fast (GPU runs measure speed)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from benchmarks.quality import psnr
+from pipelines.catalog import default_catalog
+from pipelines.generate import VideoGenerator
+from pipelines.memory import GIB, MemoryStrategy, VramEstimate, plan_memory
+from pipelines.spec import GenerationSpec, resolve
+from pipelines.speed import apply_attention_backend
+from pipelines.weights import WeightsLocator
+
+
+@pytest.mark.parametrize(("model", "size", "frames", "budget_gb", "expected"), [
+    ("wan2.1-t2v-1.3b", (832, 480), 81, 80, "none"),
+    ("wan2.1-t2v-1.3b", (832, 480), 81, 8, "group_offload"),  # the 8 GB target for 1.3B 480p
+    ("wan2.1-t2v-14b", (832, 480), 81, 24, "group_offload"),  # 14B inside a 24 GB budget
+    ("wan2.1-t2v-14b", (832, 480), 81, 48, "text_offload"),
+    ("ltx-video-13b-0.9.7-distilled", (1216, 704), 121, 24, "layerwise_fp8"),
+    ("wan2.2-t2v-a14b", (1280, 720), 81, 80, "layerwise_fp8"),  # two 14B experts resident
+    ("wan2.1-t2v-14b", (1280, 720), 81, 24, None),             # nothing fits: refused at admission
+])
+def test_planner_picks_the_fastest_strategy_that_fits(model: str, size: tuple[int, int], frames: int,
+                                                      budget_gb: int, expected: str | None) -> None:
+    entry = default_catalog().get(model)
+    assert entry is not None
+    plan = plan_memory(entry, size[0], size[1], frames, budget_gb * GIB)
+    if expected is None:
+        assert not plan.fits and plan.strategy is MemoryStrategy.SEQUENTIAL
+    else:
+        assert plan.fits and plan.strategy.value == expected
+        assert plan.estimate.total_bytes <= budget_gb * GIB
+    # Every strategy saves at least as much as the faster ones before it.
+    totals = [VramEstimate.for_job(entry, size[0], size[1], frames, s).total_bytes for s in MemoryStrategy]
+    assert totals == sorted(totals, reverse=True)
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_weights_dir: Path) -> VideoGenerator:
+    return VideoGenerator(WeightsLocator(tiny_weights_dir), max_models=4)
+
+
+def _count_last_block_ffn(pipe: Any) -> tuple[list[int], list[Any]]:
+    """Count forwards of the last block's feed-forward: step caching skips the blocks after the
+    first one, so their submodules are not called (the block's own hooks still fire)."""
+    count = [0]
+    handles = []
+    for t in (pipe.transformer, getattr(pipe, "transformer_2", None)):
+        if t is not None:
+            blocks = t.blocks if hasattr(t, "blocks") else t.transformer_blocks
+            ff = getattr(blocks[-1], "ffn", None) or blocks[-1].ff
+            handles.append(ff.register_forward_hook(lambda *a: count.__setitem__(0, count[0] + 1)))
+    return count, handles
+
+
+@pytest.mark.parametrize(("model", "forwards_per_step"), [("tiny-wan2.1-t2v", 2), ("tiny-wan2.2-t2v-a14b", 2),
+                                                          ("tiny-ltx-video", 1)])
+def test_speed_levels_skip_forwards_with_bounded_change(gen: VideoGenerator, model: str,
+                                                        forwards_per_step: int) -> None:
+    steps = 10
+    frames: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    entry = default_catalog().get(model)
+    assert entry is not None
+    for level in ("exact", "fast", "fastest"):
+        spec = resolve(GenerationSpec(model=model, prompt="a cat", seed=1, steps=steps, speed=level))
+        pipe, _ = gen.cache.get(entry, gen.locator.require(model), spec.mode)
+        count, handles = _count_last_block_ffn(pipe)
+        try:
+            result = gen.generate(spec)
+        finally:
+            for h in handles:
+                h.remove()
+        frames[level], counts[level] = result.frames, count[0]
+        assert result.optimizations["speed"]["level"] == level
+    assert counts["exact"] == steps * forwards_per_step
+    assert counts["fastest"] < counts["exact"] and counts["fast"] <= counts["exact"]
+    assert psnr(frames["exact"], frames["fastest"]) > 25.0  # lossy, but bounded
+    # Back to exact on the same resident pipeline: the hooks are gone, the pixels are exact again.
+    again = gen.generate(GenerationSpec(model=model, prompt="a cat", seed=1, steps=steps, speed="exact"))
+    assert (again.frames == frames["exact"]).all()
+
+
+def test_layerwise_fp8_keeps_weights_in_fp8(tiny_weights_dir: Path) -> None:
+    entry = default_catalog().get("tiny-wan2.1-t2v")
+    assert entry is not None
+    gen = VideoGenerator(WeightsLocator(tiny_weights_dir), memory_strategy=MemoryStrategy.LAYERWISE_FP8)
+    exact = VideoGenerator(WeightsLocator(tiny_weights_dir)).generate(
+        GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=2))
+    result = gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=2))
+    assert result.optimizations["memory_plan"]["strategy"] == "layerwise_fp8"
+    assert result.optimizations["memory_strategy"].startswith("layerwise_fp8")
+    pipe, _ = gen.cache.get(entry, gen.locator.require("tiny-wan2.1-t2v"), result.spec.mode)
+    linear = pipe.transformer.blocks[0].ffn.net[2]
+    assert linear.weight.dtype == torch.float8_e4m3fn  # stored in fp8 between forwards
+    assert result.frames.shape == exact.frames.shape
+    assert psnr(exact.frames, result.frames) > 20.0  # computed in the compute dtype, close to exact
+
+
+def test_attention_backend_choice_and_fallback(gen: VideoGenerator, caplog: pytest.LogCaptureFixture) -> None:
+    result = gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="x", seed=1))
+    assert result.optimizations["attention_backend"] == "native"  # the only candidate on a CPU
+    entry = default_catalog().get("tiny-wan2.1-t2v")
+    assert entry is not None
+    pipe, _ = gen.cache.get(entry, gen.locator.require("tiny-wan2.1-t2v"), result.spec.mode)
+    dtype = torch.float32
+    # A backend that passes its self-check here is the one the dispatcher then runs.
+    assert apply_attention_backend(pipe, torch.device("cpu"), dtype, "_native_math") == "_native_math"
+    assert str(pipe.transformer.blocks[0].attn1.processor._attention_backend.value) == "_native_math"
+    # FlashAttention is not installed on this machine: it fails its self-check and we fall back.
+    with caplog.at_level(logging.WARNING):
+        assert apply_attention_backend(pipe, torch.device("cpu"), dtype, "flash") == "native"
+    assert "flash" in caplog.text
+    assert str(pipe.transformer.blocks[0].attn1.processor._attention_backend.value) == "native"
