@@ -83,7 +83,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
     digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}), images)
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
-                                   "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt"},
+                                   "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed"},
                           exclude_none=True)
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)
@@ -127,7 +127,7 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     digest = request_hash("videos", req.model_dump(exclude={"input_reference"}), images)
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
-    spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps",
+    spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
                                                    "guidance_scale"}, exclude_none=True)
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)

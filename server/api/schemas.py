@@ -66,6 +66,8 @@ class NativeRequest(CommonFields):
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     n: int = Field(default=1, ge=1, le=MAX_N)
     image_fit: Literal["cover", "contain"] = "cover"
+    speed: Literal["exact", "fast", "fastest"] = Field(
+        default="exact", description="exact: the same math as diffusers; fast/fastest: step caching (lossy)")
     image: str | None = None
     last_image: str | None = None
 
@@ -84,6 +86,7 @@ class OpenAIVideoRequest(CommonFields):
     fps: int | None = Field(default=None, ge=1, le=120)
     guidance_scale: float | None = Field(default=None, ge=0, le=30)
     n: int = Field(default=1, ge=1, le=MAX_N, description="takes: seeds seed..seed+n-1, one group_id")
+    speed: Literal["exact", "fast", "fastest"] = "exact"
 
 
 def openai_status(state: JobState) -> str:
