@@ -16,7 +16,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks: pipeline, serving, report")
+    p = sub.add_parser("bench", help="benchmarks: pipeline, serving, post, report")
     bsub = p.add_subparsers(dest="bench_command", required=True)
     pl = bsub.add_parser("pipeline", help="per-stage times, memory, MFU; side by side with plain diffusers")
     pl.add_argument("--model", required=True)
@@ -47,6 +47,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     sv.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
     sv.set_defaults(func=run_serving)
+    po = bsub.add_parser("post", help="post stage fps (interpolate, upscale, encode) at 480p/720p/1080p; "
+                                      "encoding side by side with the ffmpeg CLI")
+    po.add_argument("--resolutions", default="480p,720p,1080p", help="comma-separated: 480p,720p,1080p or WxH")
+    po.add_argument("--stages", default="interpolate,upscale,encode")
+    po.add_argument("--frames", type=int, default=6, help="source frames per interpolate/upscale cell")
+    po.add_argument("--encode-frames", type=int, default=24, help="frames per encode cell")
+    po.add_argument("--repeats", type=int, default=2, help="timed runs per cell (after one untimed)")
+    po.add_argument("--codec", default="h264", choices=["h264", "hevc", "av1", "vp9", "prores"])
+    po.add_argument("--crf", type=int)
+    po.add_argument("--encoder-preset")
+    po.add_argument("--device")
+    po.add_argument("--weights-dir", type=Path, help="post weights (default: <weights_dir>/post)")
+    po.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg command-line side")
+    po.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+    po.set_defaults(func=run_post)
     rp = bsub.add_parser("report", help="markdown table comparing result JSON files")
     rp.add_argument("files", nargs="+", type=Path)
     rp.set_defaults(func=run_report)
@@ -98,6 +113,26 @@ def run_serving(args: argparse.Namespace) -> int:
     print(summary_block(data))
     print(f"wrote {path}")
     return 0 if data["summary"]["completed"] else 1
+
+
+def run_post(args: argparse.Namespace) -> int:
+    from benchmarks.post_bench import PostBenchConfig, run_post_bench, table
+    from benchmarks.report import RESULTS_DIR, summary_block, write_result
+    from server.settings import Settings
+
+    cfg = PostBenchConfig(
+        resolutions=[r.strip() for r in args.resolutions.split(",") if r.strip()],
+        stages=[s.strip() for s in args.stages.split(",") if s.strip()], frames=args.frames,
+        encode_frames=args.encode_frames, repeats=args.repeats, codec=args.codec, crf=args.crf,
+        encoder_preset=args.encoder_preset, device=args.device,
+        weights_dir=args.weights_dir or Settings().weights_dir / "post", ffmpeg=not args.no_ffmpeg,
+    )
+    data = run_post_bench(cfg, lambda msg: print(f"  {msg} ...", file=sys.stderr))
+    path = write_result(data, args.out or RESULTS_DIR)
+    print(summary_block(data))
+    print(table(data))
+    print(f"wrote {path}")
+    return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
