@@ -123,7 +123,9 @@ class RayPool:
         out = []
         for s in self.slots:
             st = s.status if s.alive else {}
-            where = f"{st.get('node_ip', '?')}/{st.get('device', self.cfg.device)}" if s.alive else self.cfg.resource
+            # Which node: operators (and tests) map a worker to a Ray node with it.
+            where = (f"{st.get('node_ip', '?')}/{str(st.get('node_id', '?'))[:12]}/{st.get('device', self.cfg.device)}"
+                     if s.alive else self.cfg.resource)
             out.append(WorkerInfo(worker_id=s.worker_id, device=where, alive=s.alive, busy_job=s.job,
                                   loaded_models=list(st.get("loaded_models", [])),
                                   memory_total_bytes=st.get("memory_total_bytes"),
@@ -232,13 +234,15 @@ class RayPool:
 
     def _pick(self, model: Any) -> ActorSlot | None:
         idle = [s for s in self.slots if s.idle]
-        # An actor that already holds the model first (loading is the slowest part of a job);
+        # An actor that already holds the model first (loading is the slowest part of a job); else
+        # the one holding the fewest models (loading there evicts nothing another job may want);
         # among equals, the one with the most free device memory.
         holding = [s for s in idle if model in s.status.get("loaded_models", [])]
         pool = holding or idle
         if not pool:
             return None
-        return max(pool, key=lambda s: s.status.get("memory_free_bytes") or 0)
+        return max(pool, key=lambda s: (-len(s.status.get("loaded_models", [])),
+                                        s.status.get("memory_free_bytes") or 0))
 
     # -- actors: start, probe, lose, replace -------------------------------------------------
 
