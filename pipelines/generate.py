@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipelines.catalog import Catalog, default_catalog
+from pipelines.catalog import Catalog, Family, default_catalog
 from pipelines.errors import GenerationCancelled, OutOfMemory
 from pipelines.families import call_kwargs, encode_text
 from pipelines.images import load_fitted
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
 from pipelines.loras import apply_loras
 from pipelines.memory import MemoryStrategy, plan_memory
-from pipelines.spec import GenerationSpec, ResolvedSpec, resolve
+from pipelines.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
 from pipelines.weights import WeightsLocation, WeightsLocator
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class VideoGenerator:
         attention: str | None = None,
         compile: bool = False,
         memory_strategy: MemoryStrategy | None = None,
+        cfg_batch: bool = True,
     ) -> None:
         self.locator = locator
         self.catalog = catalog or locator.catalog or default_catalog()
@@ -73,6 +74,7 @@ class VideoGenerator:
         self.memory_budget_bytes = memory_budget_bytes
         # A floor on the planner's choice (e.g. always store weights in fp8), from settings.
         self.memory_strategy = memory_strategy
+        self.cfg_batch = cfg_batch
 
     def budget_bytes(self) -> int | None:
         if self.memory_budget_bytes is not None:
@@ -145,17 +147,25 @@ class VideoGenerator:
                 return kw
 
             kwargs = call_kwargs(entry, rs, first, last) | embeds
+            cfg_hooks = self._arm_cfg_batch(pipe, entry, rs, strategy, embeds)
             generator = torch.Generator("cpu").manual_seed(rs.seed)
             stage("denoising")
             t_call = self._now()
-            with torch.inference_mode():
-                out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
+            try:
+                with torch.inference_mode():
+                    out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
+            finally:
+                batched = sum(h.batched_calls for h in cfg_hooks)
+                for hook in cfg_hooks:
+                    hook.arm(None, None)  # never leave embeddings armed for someone else's call
             t_end = self._now()
         except torch.OutOfMemoryError as exc:
             self.cache.evict(rs.model)
             raise OutOfMemory(f"out of GPU memory running {rs.model} at {rs.width}x{rs.height}x"
                               f"{rs.num_frames}: {exc}") from exc
 
+        if cfg_hooks:
+            optimizations["cfg_batched_forwards"] = batched
         last_step = marks[-1] if marks else t_call
         timings["denoise_s"] = last_step - t_call
         timings["decode_s"] = t_end - last_step
@@ -171,6 +181,21 @@ class VideoGenerator:
                  rs.num_frames, timings["total_s"])
         return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
                            timings, steps, peak, optimizations)
+
+    def _arm_cfg_batch(self, pipe: Any, entry: Any, rs: ResolvedSpec, strategy: MemoryStrategy,
+                       embeds: dict[str, Any]) -> list[Any]:
+        """Batch cond+uncond into one forward (Wan runs them as two) for exact runs when the memory
+        plan is not already trading speed for memory; disarm otherwise."""
+        if entry.family is Family.LTX:  # LTX already batches its CFG passes
+            return []
+        from pipelines import cfg_batch
+
+        hooks = cfg_batch.hooks(pipe)
+        use = (self.cfg_batch and rs.speed is SpeedLevel.EXACT and "negative_prompt_embeds" in embeds
+               and strategy in (MemoryStrategy.NONE, MemoryStrategy.VAE_TILING))
+        for hook in hooks:
+            hook.arm(embeds["prompt_embeds"] if use else None, embeds.get("negative_prompt_embeds") if use else None)
+        return hooks if use else []
 
     def _now(self) -> float:
         if self.device.type == "cuda":
