@@ -7,7 +7,8 @@ Two entry points, both torch-free here (``run_post`` imports models only for the
   from an already interpolated/upscaled delivery.
 - ``write_repost_outputs``: the post stage again on a finished job's ``generated``/plain MP4 with
   other settings; no model, no denoising. Decoding the H.264 source costs one lossy generation at
-  CRF 18 (visually transparent), against keeping a lossless copy (~20× the bytes) of every job.
+  CRF 18 (visually transparent), against keeping a lossless FFV1 copy of every job (~50× the bytes of
+  the MP4, measured on a textured 832×480 clip).
 """
 
 from __future__ import annotations
