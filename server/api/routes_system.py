@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -53,6 +54,7 @@ async def readyz(service: Service) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(service: Service, key: ApiKey) -> Response:
+    queued_by_model = Counter(job.model for job in service.store.in_states([JobState.QUEUED]))
     body = service.metrics.render(len(service.queue), service.store.counts(), service.engine.workers(),
-                                  lambda: [s.value for s in JobState])
+                                  lambda: [s.value for s in JobState], queued_by_model=dict(queued_by_model))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

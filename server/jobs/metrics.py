@@ -39,12 +39,22 @@ class JobMetrics:
             registry=self.registry,
         )
         self.workers_alive = Gauge("vidserve_workers_alive", "Engine workers up", registry=self.registry)
+        # Autoscaling hint (docs/ray.md): how many more workers holding each model would be busy.
+        self.queue_depth_by_model = Gauge("vidserve_queue_depth_by_model", "Jobs waiting in the queue, per model",
+                                          ["model"], registry=self.registry)
+        self.workers_idle = Gauge("vidserve_workers_idle", "Engine workers up and without a job",
+                                  registry=self.registry)
 
     def render(
         self, queue_depth: int, counts: dict[str, int], workers: list[WorkerInfo],
-        states: Callable[[], list[str]],
+        states: Callable[[], list[str]], queued_by_model: dict[str, int] | None = None,
     ) -> bytes:
         self.queue_depth.set(queue_depth)
+        if queued_by_model is not None:
+            # Models seen before and no longer queued go to 0 rather than vanishing (scalers see the drop).
+            for model in set(queued_by_model) | {labels[0] for labels in self._seen_models()}:
+                self.queue_depth_by_model.labels(model).set(queued_by_model.get(model, 0))
+        self.workers_idle.set(sum(1 for w in workers if w.alive and w.busy_job is None))
         for state in states():
             self.jobs.labels(state).set(counts.get(state, 0))
         self.workers_alive.set(sum(1 for w in workers if w.alive))
@@ -54,3 +64,6 @@ class JobMetrics:
             if w.memory_free_bytes is not None:
                 self.gpu_memory_free.labels(w.worker_id, w.device).set(w.memory_free_bytes)
         return generate_latest(self.registry)
+
+    def _seen_models(self) -> list[tuple[str, ...]]:
+        return [tuple(s.labels.values()) for m in self.queue_depth_by_model.collect() for s in m.samples]

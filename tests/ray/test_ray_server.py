@@ -63,7 +63,11 @@ def test_openai_sdk_flow_on_ray(ray_server: LiveServer, tmp_path: Path) -> None:
 def test_jobs_spread_over_nodes(client: httpx.Client) -> None:
     wait_ready(client, 2)
     ids = [client.post("/v1/text-to-video", json={"prompt": f"boat {i}", "steps": 6}).json()["id"]
-           for i in range(4)]
+           for i in range(6)]
+    # The autoscaling hint: jobs beyond the two workers wait, counted per model.
+    metrics = client.get("/metrics").text
+    depth = [line for line in metrics.splitlines() if line.startswith('vidserve_queue_depth_by_model{model="tiny-ltx')]
+    assert depth and float(depth[0].split()[-1]) >= 1, depth
     jobs = [wait_terminal(client, i) for i in ids]
     assert all(j["state"] == "completed" for j in jobs), jobs
     assert len({j["worker_id"] for j in jobs}) == 2, [j["worker_id"] for j in jobs]
