@@ -41,6 +41,12 @@ class PipelineBenchConfig:
     peak_tflops: float | None = None
     weights_dir: Path = Path("weights")
     count_flops: bool = True
+    # vidserve-side options (the baseline is always plain diffusers):
+    levels: list[str] = field(default_factory=list)  # extra speed levels measured against exact
+    attention: str | None = None
+    compile: bool = False
+    memory_strategy: str | None = None
+    memory_budget_gb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,7 +95,13 @@ class _Sides:
             model=cfg.model, prompt=cfg.prompt, width=cfg.width, height=cfg.height, num_frames=cfg.frames,
             steps=cfg.steps, seed=cfg.seed,
         ))
-        self.gen = VideoGenerator(WeightsLocator(cfg.weights_dir), device=cfg.device, dtype=cfg.dtype)
+        from pipelines.memory import MemoryStrategy
+
+        self.gen = VideoGenerator(
+            WeightsLocator(cfg.weights_dir), device=cfg.device, dtype=cfg.dtype, attention=cfg.attention,
+            compile=cfg.compile, memory_strategy=MemoryStrategy(cfg.memory_strategy) if cfg.memory_strategy else None,
+            memory_budget_bytes=int(cfg.memory_budget_gb * 2**30) if cfg.memory_budget_gb else None,
+        )
         self.device, self.dtype = self.gen.device, self.gen.dtype
         self.load_s: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -122,12 +134,15 @@ class _Sides:
                 self.load_s["diffusers"] = time.perf_counter() - t0
         self._torch = torch
 
-    def run_vidserve(self) -> tuple[np.ndarray, dict[str, Any]]:
+    def run_vidserve(self, level: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         from pipelines.encode import encode_mp4
+        from pipelines.spec import SpeedLevel
 
+        spec = self.spec if level is None else self.spec.model_copy(update={"speed": SpeedLevel(level)})
         _memory_reset(self.device)
         with GpuMemorySampler() as sampler:
-            result = self.gen.generate(self.spec)
+            result = self.gen.generate(spec)
+        self.optimizations = result.optimizations
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             encode_mp4(result.frames, Path(tmp) / "bench.mp4", self.spec.fps)
@@ -135,8 +150,8 @@ class _Sides:
         steps = result.step_seconds
         t = result.timings
         return result.frames, {
-            "path": "vidserve", "text_encode_s": t["text_encode_s"], "denoise_s": t["denoise_s"],
-            "decode_s": t["decode_s"], "encode_s": encode_s,
+            "path": "vidserve", "speed": spec.speed.value, "text_encode_s": t["text_encode_s"],
+            "denoise_s": t["denoise_s"], "decode_s": t["decode_s"], "encode_s": encode_s,
             "generate_s": t["total_s"] - t["load_s"], "end_to_end_s": t["total_s"] - t["load_s"] + encode_s,
             "first_step_s": steps[0] if steps else None, "step_s": steps,
             "steps_after_first": _stats(steps[1:] or steps), **_memory_peaks(self.device),
@@ -175,7 +190,11 @@ class _Sides:
         }
 
     def flops_per_step(self) -> dict[str, Any]:
+        from pipelines.spec import SpeedLevel
+        from pipelines.speed import set_speed_level
+
         pipe, _ = self.gen.cache.get(self.entry, self.location, self.spec.mode)
+        set_speed_level(pipe, self.entry, SpeedLevel.EXACT, 1)  # count the exact model, no caching hooks
         kw = self._baseline_kwargs() | {"num_inference_steps": 1, "output_type": "latent"}
         generator = self._torch.Generator("cpu").manual_seed(self.spec.seed)
         with self._torch.inference_mode():
@@ -197,6 +216,28 @@ class _Sides:
         if self.device.type == "cuda":
             self._torch.cuda.synchronize(self.device)
         return time.perf_counter()
+
+
+def _measure_levels(sides: _Sides, cfg: PipelineBenchConfig, runs: list[dict[str, Any]],
+                    progress: Progress) -> list[dict[str, Any]]:
+    """Each extra speed level against vidserve's exact output (same seed): time and picture cost."""
+    if not cfg.levels:
+        return []
+    exact_frames, exact = sides.run_vidserve("exact")
+    baseline = [r["generate_s"] for r in runs if r["path"] == "diffusers"]
+    out = []
+    for level in cfg.levels:
+        progress(f"level {level}")
+        frames, rec = sides.run_vidserve(level)
+        p = psnr(exact_frames, frames)
+        out.append({
+            "level": level, "generate_s": rec["generate_s"], "step_s": rec["steps_after_first"]["median"],
+            "speedup_vs_exact": exact["generate_s"] / rec["generate_s"],
+            "speedup_vs_diffusers": statistics.median(baseline) / rec["generate_s"] if baseline else None,
+            "psnr_vs_exact_db": finite_or_none(p), "identical_to_exact": p == float("inf"),
+            "ssim_vs_exact": ssim(exact_frames, frames), "optimizations": sides.optimizations,
+        })
+    return out
 
 
 def run_pipeline_bench(cfg: PipelineBenchConfig, progress: Progress = lambda s: None) -> dict[str, Any]:
@@ -225,6 +266,7 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, progress: Progress = lambda s: 
                 "speedup_step": br["steps_after_first"]["median"] / vr["steps_after_first"]["median"],
                 "psnr_db": finite_or_none(p), "psnr_identical": p == float("inf"), "ssim": ssim(vf, bf),
             })
+    levels = _measure_levels(sides, cfg, runs, progress)
     flops = sides.flops_per_step() if cfg.count_flops else {}
     machine = machine_info()
     peak = cfg.peak_tflops or peak_tflops(machine.get("gpu"))
@@ -249,5 +291,6 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, progress: Progress = lambda s: 
     return {
         "benchmark": "pipeline", "schema": 1, "created_at": time.time(), "machine": machine,
         "settings": settings, "weights": sides.weights_kind, "load_s": sides.load_s, "runs": runs,
-        "pairs": pairs, "flops": flops, "host_peak_rss_bytes": host_peak_rss_bytes(), "summary": summary,
+        "pairs": pairs, "levels": levels, "optimizations": getattr(sides, "optimizations", {}), "flops": flops,
+        "host_peak_rss_bytes": host_peak_rss_bytes(), "summary": summary,
     }

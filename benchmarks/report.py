@@ -59,6 +59,11 @@ def summary_block(data: dict[str, Any]) -> str:
             f"PSNR vs plain diffusers    : "
             f"{'identical' if s.get('identical_to_diffusers') else _fmt(s.get('psnr_vs_diffusers_db'), ' dB')}",
         ]
+        for lv in data.get("levels", []):
+            psnr = "identical" if lv["identical_to_exact"] else _fmt(lv["psnr_vs_exact_db"], " dB")
+            lines.append(f"speed level {lv['level']:<15}: {_fmt(lv['speedup_vs_exact'], 'x')} vs exact, "
+                         f"{_fmt(lv['speedup_vs_diffusers'], 'x')} vs diffusers, PSNR {psnr}, "
+                         f"SSIM {_fmt(lv['ssim_vs_exact'])}")
     else:
         for key, value in s.items():
             lines.append(f"{key:<27}: {_fmt(value)}")

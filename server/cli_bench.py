@@ -29,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--no-baseline", action="store_true", help="skip the plain diffusers side")
     pl.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     pl.add_argument("--peak-tflops", type=float, help="dense bf16 peak for MFU (default: from the GPU name)")
+    pl.add_argument("--levels", default="", help="extra speed levels to compare with exact, e.g. fast,fastest")
+    pl.add_argument("--attention", help="attention backend for vidserve's side (default: auto)")
+    pl.add_argument("--compile", action="store_true", help="regional torch.compile on vidserve's side")
+    pl.add_argument("--memory-strategy", help="floor for the memory planner, e.g. layerwise_fp8, group_offload")
+    pl.add_argument("--memory-budget-gb", type=float, help="VRAM budget the planner must fit (e.g. 24)")
     pl.add_argument("--device")
     pl.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
     pl.add_argument("--weights-dir", type=Path)
@@ -72,6 +77,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
     from benchmarks.report import RESULTS_DIR, summary_block, write_result
+    from pipelines.errors import VidserveError
     from server.settings import Settings
 
     w, h = args.size if args.size else (None, None)
@@ -79,16 +85,27 @@ def run_pipeline(args: argparse.Namespace) -> int:
         model=args.model, width=w, height=h, frames=args.frames, steps=args.steps, runs=args.runs, seed=args.seed,
         device=args.device, dtype=args.dtype, synthetic=args.synthetic, baseline=not args.no_baseline,
         peak_tflops=args.peak_tflops, weights_dir=args.weights_dir or Settings().weights_dir,
-        count_flops=not args.no_flops,
+        count_flops=not args.no_flops, levels=[lv for lv in args.levels.split(",") if lv],
+        attention=args.attention, compile=args.compile, memory_strategy=args.memory_strategy,
+        memory_budget_gb=args.memory_budget_gb,
     )
-    total = 2 + args.runs * (1 if args.no_baseline else 2)
+    if args.model.startswith("tiny-") and not args.synthetic:
+        from pipelines.demo import ensure_tiny_models
+        from pipelines.weights import WeightsLocator
+
+        ensure_tiny_models(WeightsLocator(cfg.weights_dir), [args.model])
+    total = 2 + args.runs * (1 if args.no_baseline else 2) + len(cfg.levels)
     with tqdm(total=total, desc="bench pipeline", unit="run") as bar:
         def progress(msg: str) -> None:
             bar.set_postfix_str(msg)
-            if msg.startswith(("run ", "warm-up")):
+            if msg.startswith(("run ", "warm-up", "level ")):
                 bar.update(1)
 
-        data = run_pipeline_bench(cfg, progress)
+        try:
+            data = run_pipeline_bench(cfg, progress)
+        except (VidserveError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         bar.update(bar.total - bar.n)
     path = write_result(data, args.out or RESULTS_DIR)
     print(summary_block(data))

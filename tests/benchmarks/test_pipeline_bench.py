@@ -46,6 +46,7 @@ def test_every_field_present_and_sane(wan_result: dict) -> None:
     assert s["step_s"] > 0 and s["video_s"] > 0
     assert s["videos_per_hour_per_gpu"] == pytest.approx(3600 / s["video_s"])
     assert s["mfu"] is None and s["peak_vram_gb"] is None  # no GPU, no --peak-tflops
+    assert r["optimizations"]["attention_backend"] == "native" and r["optimizations"]["cfg_batched_forwards"] == 3
 
 
 def test_pair_ratios_come_from_the_runs(wan_result: dict) -> None:
@@ -55,9 +56,10 @@ def test_pair_ratios_come_from_the_runs(wan_result: dict) -> None:
         ours = next(x for x in mine if x["path"] == "vidserve")
         theirs = next(x for x in mine if x["path"] == "diffusers")
         assert pair["speedup_generate"] == pytest.approx(theirs["generate_s"] / ours["generate_s"])
-        # Same math, same seed: vidserve's path gives the very pixels of the plain diffusers call.
-        assert pair["psnr_identical"] and pair["ssim"] == pytest.approx(1.0)
-    assert wan_result["summary"]["identical_to_diffusers"] is True
+        # Same math, same seed (exact level): the picture of the plain diffusers call, up to the last
+        # bit of rounding from batching CFG -- the bar for "exact" is PSNR >= 40 dB.
+        assert pair["psnr_identical"] or pair["psnr_db"] >= 40.0
+        assert pair["ssim"] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_flops_counted_match_the_analytic_formula(wan_result: dict) -> None:
@@ -104,7 +106,20 @@ def test_ltx_and_report_render(tiny_weights_dir: Path, wan_result: dict, tmp_pat
     table = markdown_report(paths)
     assert table.count("\n") == 4 and "tiny-ltx-video" in table and "tiny-wan2.1-t2v" in table
     block = summary_block(wan_result)
-    assert "seconds per denoising step" in block and "identical" in block
+    assert "seconds per denoising step" in block and "PSNR vs plain diffusers" in block
+
+
+def test_speed_levels_are_measured_against_exact(tiny_weights_dir: Path) -> None:
+    r = run_pipeline_bench(PipelineBenchConfig(model="tiny-wan2.1-t2v", steps=8, runs=1, count_flops=False,
+                                               levels=["fast", "fastest"], weights_dir=tiny_weights_dir))
+    assert [lv["level"] for lv in r["levels"]] == ["fast", "fastest"]
+    for lv in r["levels"]:
+        assert lv["generate_s"] > 0 and lv["speedup_vs_exact"] > 0 and lv["speedup_vs_diffusers"] > 0
+        assert lv["optimizations"]["speed"]["level"] == lv["level"]
+        assert 0 < lv["ssim_vs_exact"] <= 1.0
+    fastest = r["levels"][1]
+    assert not fastest["identical_to_exact"] and fastest["psnr_vs_exact_db"] > 20
+    assert "speed level fastest" in summary_block(r)
 
 
 def test_quality_metrics() -> None:
