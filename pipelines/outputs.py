@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PIL import Image
 
 from pipelines.encode import encode_mp4
@@ -95,5 +96,8 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
             "codec": "h264",
             "bytes": video_path.stat().st_size,
             "sha256": hashlib.sha256(video_path.read_bytes()).hexdigest(),
+            # The decoded-before-encoding frames (uint8 RGB): reproducible where the encoded file's
+            # bytes may not be, so a replay can be checked exactly.
+            "frames_sha256": hashlib.sha256(np.ascontiguousarray(f).tobytes()).hexdigest(),
         },
     }

@@ -95,5 +95,11 @@ def sidecar(client: httpx.Client, job_id: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+def frames_hash(client: httpx.Client, job_id: str) -> str:
+    """The sidecar's hash of the generated frames before encoding: exact equality checks use it, since
+    the encoded MP4 of identical frames is not always byte-identical in a busy server process."""
+    return str(sidecar(client, job_id)["output"]["frames_sha256"])
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import openai
 
-from tests.workflow.conftest import SMALL, frames_of, run, submit, wait_done
+from tests.workflow.conftest import SMALL, frames_hash, frames_of, run, submit, wait_done
 
 
 def test_n_takes_on_openai_route_have_consecutive_seeds_and_a_group(client: httpx.Client, tmp_path: Path) -> None:
@@ -46,7 +46,9 @@ def test_random_base_seed_is_recorded_and_a_take_replays_exactly(client: httpx.C
     spec = jobs[1]["spec"]
     again = run(client, prompt=spec["prompt"], seed=spec["seed"], width=spec["width"], height=spec["height"],
                 num_frames=spec["num_frames"], steps=spec["steps"])
-    assert np.array_equal(frames_of(client, again["id"], tmp_path), frames_of(client, jobs[1]["id"], tmp_path))
+    assert frames_hash(client, again["id"]) == frames_hash(client, jobs[1]["id"])
+    assert np.abs(frames_of(client, again["id"], tmp_path).astype(int)
+                  - frames_of(client, jobs[1]["id"], tmp_path)).mean() < 1.0  # and the files decode alike
 
 
 def test_remix_with_the_sdk_keeps_seed_and_size(client: httpx.Client, sdk: openai.OpenAI, tmp_path: Path) -> None:
@@ -61,7 +63,7 @@ def test_remix_with_the_sdk_keeps_seed_and_size(client: httpx.Client, sdk: opena
     assert not np.array_equal(frames_of(client, done["id"], tmp_path), frames_of(client, parent["id"], tmp_path))
     # The same prompt again reproduces the parent exactly (same seed, size, model, steps).
     same = wait_done(client, sdk.videos.remix(parent["id"], prompt="a cat in the city").id)
-    assert np.array_equal(frames_of(client, same["id"], tmp_path), frames_of(client, parent["id"], tmp_path))
+    assert frames_hash(client, same["id"]) == frames_hash(client, parent["id"])
 
 
 def test_remix_overrides_and_refusals(client: httpx.Client) -> None:
