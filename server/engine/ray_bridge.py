@@ -68,6 +68,7 @@ class _Bridge:
         self.pool.on_change(self._send_state)
         await self.pool.start()
         self._send_state()
+        self._spawn(self._watchdog())
         await self.stop_requested.wait()
         log.info("stop requested; stopping %d actor(s)", len(self.pool.slots))
         for task in list(self.tasks):
@@ -100,6 +101,22 @@ class _Bridge:
             log.info("connected to Ray at %s in %.1fs: %s", address or "(local)", time.monotonic() - t0,
                      {k: v for k, v in ray.cluster_resources().items() if not k.startswith("node:")})
             return
+
+    async def _watchdog(self) -> None:
+        """Ray ends a driver whose GCS stays away, but one that returns as a *new* cluster at the
+        same address leaves this driver connected to nothing (WrongClusterID) for good. Either
+        way no actor stays alive; past ``no_worker_exit_s`` only a fresh process can reconnect."""
+        since: float | None = None
+        while True:
+            await asyncio.sleep(1.0)
+            if self.pool.ready():
+                since = None
+                continue
+            since = since or time.monotonic()
+            if time.monotonic() - since > self.cfg.no_worker_exit_s:
+                log.error("no Ray worker alive for %.0fs; exiting so the server reconnects with a fresh driver",
+                          self.cfg.no_worker_exit_s)
+                os._exit(4)
 
     # -- the pipe ----------------------------------------------------------------------------
 

@@ -38,5 +38,8 @@ class BridgeConfig:
     # Ray ends a driver after this long without its GCS; the parent then restarts the bridge,
     # which waits for the cluster to come back.
     gcs_reconnect_timeout_s: int = 15
+    # No worker actor alive this long (the cluster went away, or came back as a new cluster that
+    # this driver cannot use): the bridge exits, and the parent starts a fresh one that reconnects.
+    no_worker_exit_s: float = 20.0
     init_kwargs: dict[str, Any] | None = None
     log_level: int = logging.INFO
