@@ -17,10 +17,11 @@ from pipelines.catalog import default_catalog
 from pipelines.demo import default_model
 from pipelines.loras import LoraLibrary
 from pipelines.weights import WeightsLocator
-from server.api import errors, routes_create, routes_post, routes_system, routes_videos, routes_workflow
+from server.api import errors, routes_create, routes_post, routes_system, routes_videos, routes_workflow, security
 from server.api.schemas import render_video
 from server.engine.base import Engine
 from server.jobs.service import JobService
+from server.jobs.webhook_policy import WebhookPolicy
 from server.jobs.webhooks import WebhookSender
 from server.settings import Settings
 
@@ -84,7 +85,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             retention_s=settings.retention_hours * 3600, cleanup_interval_s=settings.cleanup_interval_s,
             memory_limit_bytes=settings.memory_limit_bytes,
             webhooks=WebhookSender(settings.webhook_secret, settings.webhook_max_attempts,
-                                   settings.webhook_timeout_s),
+                                   settings.webhook_timeout_s,
+                                   policy=WebhookPolicy(settings.webhook_allow_hosts,
+                                                        settings.webhook_allow_only_listed)),
         )
         app.state.jobs = service
         if not settings.api_keys:
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.default_model = default_model(app.state.locator, settings.default_model)
     app.state.loras = LoraLibrary(settings.loras_dir or settings.weights_dir / "loras")
     errors.install(app)
+    security.install(app, settings)
     app.include_router(routes_create.router)
     app.include_router(routes_videos.router)
     app.include_router(routes_post.router)

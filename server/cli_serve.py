@@ -39,6 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--retention-hours", type=float, default=None)
     p.add_argument("--api-key", action="append", default=None, dest="api_keys",
                    help="accept this Bearer key (repeatable); replaces configured keys")
+    p.add_argument("--log-format", choices=("text", "json"), default=None, help="json: one object per line")
     p.add_argument("--no-demo-models", action="store_true", help="do not build the tiny demo models")
     p.set_defaults(func=run)
     return p
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.demo import ensure_tiny_models, real_models_present
     from pipelines.weights import WeightsLocator
     from server.app import create_app
+    from server.logging_setup import configure as configure_logging
     from server.settings import Settings
 
     overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k, None) is not None}
@@ -57,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["api_keys"] = args.api_keys
     if getattr(args, "no_demo_models", False):
         overrides["demo_models"] = False
+    if getattr(args, "log_format", None):
+        overrides["log_format"] = args.log_format
     settings = Settings(**overrides)
+    configure_logging(settings.log_format, settings.log_level)
     if not settings.api_keys and settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("no API keys configured: binding to 127.0.0.1 instead of %s (set VIDSERVE_API_KEYS or "
                     "--api-key to serve other machines)", settings.host)
@@ -74,8 +79,13 @@ def run(args: argparse.Namespace) -> int:
             log.info("built tiny models: %s", ", ".join(built))
     log.info("data dir: %s; weights dir: %s", settings.data_dir.resolve(), settings.weights_dir.resolve())
     log.info("serving on http://%s:%d (docs at /docs)", settings.host, settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=10)
+    # log_config=None: keep the handlers configured above (JSON or text, with request ids).
+    # keep-alive timeout and a connection cap bound what idle or slow clients can hold; bodies
+    # have their own deadline (server.api.security.BodyDeadlineMiddleware).
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
+                timeout_keep_alive=int(settings.keepalive_timeout_s), limit_concurrency=settings.limit_concurrency,
+                h11_max_incomplete_event_size=64 * 1024)
     return 0
 
 

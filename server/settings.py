@@ -71,6 +71,30 @@ class Settings(BaseSettings):
     # Uploaded source videos for extension (POST /v1/videos/extensions with a file), bytes.
     max_video_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
 
+    # --- hardening (docs/operations.md) ---
+    # Keys that may read, cancel and delete every job (plain api_keys see only their own jobs).
+    admin_api_keys: list[str] = Field(default_factory=list)
+    # Requests per second per key (token bucket, burst below); 0 = no limit.
+    rate_limit_rps: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    # Browser origins allowed by CORS; empty = no CORS headers at all (off).
+    cors_origins: list[str] = Field(default_factory=list)
+    # /docs, /redoc and /openapi.json without a key even when keys are set.
+    docs_public: bool = False
+    # Webhook hosts allowed besides public addresses: names, IPs or CIDRs ("10.0.0.0/8", "hooks.lan").
+    # Internal addresses (loopback, private, link-local, metadata) are refused unless listed here.
+    webhook_allow_hosts: list[str] = Field(default_factory=list)
+    # True: only hosts in webhook_allow_hosts, public addresses included.
+    webhook_allow_only_listed: bool = False
+    # A request body must arrive within this many seconds (slow clients get 408).
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    # uvicorn: idle keep-alive connections close after this; above limit_concurrency new ones get 503.
+    keepalive_timeout_s: float = Field(default=5.0, gt=0)
+    limit_concurrency: int | None = Field(default=1000, ge=1)
+    # "text" or "json" (one JSON object per line, with request_id and job_id when known).
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    log_level: str = "INFO"
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -4,7 +4,9 @@ matching exception class)."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.errors import InvalidSpec, ModelUnavailable
 from server.jobs.errors import AdmissionRefused, IdempotencyConflict, JobError, JobNotFound, JobNotReady, QueueFull
+from server.jobs.webhook_policy import WebhookRefused
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,24 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (IdempotencyConflict, 409, "conflict_error"),
     (JobNotReady, 409, "invalid_request_error"),
     (AdmissionRefused, 400, "invalid_request_error"),
+    (WebhookRefused, 400, "invalid_request_error"),
     (JobError, 500, "server_error"),
     (InvalidSpec, 400, "invalid_request_error"),
     (ModelUnavailable, 400, "invalid_request_error"),
 ]
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """A bad value as shown in a message: repr, cut so a 10 MB field is not echoed back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT from a write, or SQLite's "database or disk is full"."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
 def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
@@ -82,6 +99,8 @@ def to_response(exc: Exception) -> JSONResponse:
         status, type_, param, code, message = exc.status, exc.type, exc.param, exc.code, exc.message
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
+        if getattr(exc, "retry_after_s", None):  # per-key rate limit
+            headers["Retry-After"] = str(getattr(exc, "retry_after_s"))  # noqa: B009
     else:
         status, type_ = next(((s, t) for cls, s, t in _STATUS if isinstance(exc, cls)), (500, "server_error"))
         message = getattr(exc, "message", str(exc))
@@ -104,7 +123,7 @@ def install(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         param = ".".join(loc) or None
         value = first.get("input")
-        shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+        shown = f" (got {_short(value)})" if value is not None and not isinstance(value, dict) else ""
         msg = f"{param or 'request'}: {first.get('msg', 'invalid')}{shown}"
         return JSONResponse(error_body(msg, "invalid_request_error", param, "invalid_value"), status_code=422)
 
@@ -115,6 +134,10 @@ def install(app: FastAPI) -> None:
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     async def handle_other(request: Request, exc: Exception) -> JSONResponse:
+        if is_storage_full(exc):
+            log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse(error_body("the server's storage is full; retry later", "server_error", None,
+                                           "storage_full"), status_code=507, headers={"Retry-After": "60"})
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal server error", "server_error", None, "internal"), status_code=500)
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from server.api.auth import ApiKey
+from server.api.auth import ApiKey, is_admin
 from server.api.deps import Service
 from server.api.errors import InvalidRequest
 from server.api.schemas import render_video
@@ -70,7 +70,8 @@ async def list_videos(
             states.append("cancelled")
     metadata = {k[9:-1]: v for k, v in request.query_params.items() if k.startswith("metadata[") and k.endswith("]")}
     jobs, more = service.list(after=after, limit=limit, order=order, states=states, metadata=metadata,
-                              group_id=group_id, selected=selected, parent_id=parent_id)
+                              group_id=group_id, selected=selected, parent_id=parent_id,
+                              key_id=None if is_admin(request) else key)
     data = [render_video(j) for j in jobs]
     return JSONResponse({
         "object": "list", "data": data, "has_more": more,

@@ -21,6 +21,7 @@ from server.jobs.models import MAX_ATTEMPTS, Job, JobState
 from server.jobs.provenance import lora_key
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
+from server.jobs.webhook_policy import WebhookRefused
 from server.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,13 @@ class JobService:
     def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
         """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created)."""
         self.check_room(jobs[0].key_id, len(jobs))
+        if jobs[0].webhook_url and self.webhooks.policy is not None:
+            try:
+                self.webhooks.policy.check(jobs[0].webhook_url)  # every creation route passes here
+            except WebhookRefused:
+                for job in jobs:  # the folders create_jobs made for inputs
+                    shutil.rmtree(self.jobs_dir / job.id, ignore_errors=True)
+                raise
         stored, created = self.store.create(jobs, idempotency)
         if created:
             for job in stored:

@@ -194,6 +194,7 @@ class JobStore:
         group_id: str | None = None,
         selected: bool | None = None,
         parent_id: str | None = None,
+        key_id: str | None = None,
     ) -> tuple[list[Job], bool]:
         """A page of jobs newest-first (``desc``) or oldest-first, after the job ``after``.
         Returns (jobs, has_more)."""
@@ -212,7 +213,7 @@ class JobStore:
             if states:
                 where.append(f"state IN ({', '.join('?' for _ in states)})")
                 args.extend(states)
-            for column, wanted in (("group_id", group_id), ("parent_id", parent_id)):
+            for column, wanted in (("group_id", group_id), ("parent_id", parent_id), ("key_id", key_id)):
                 if wanted is not None:
                     where.append(f"{column} = ?")
                     args.append(wanted)

@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from server.jobs.webhook_policy import WebhookPolicy, WebhookRefused
+
 log = logging.getLogger(__name__)
 
 
@@ -38,8 +40,10 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: float = 300.0) ->
 
 
 class WebhookSender:
-    def __init__(self, secret: str, max_attempts: int = 5, timeout_s: float = 10.0, backoff_s: float = 1.0) -> None:
+    def __init__(self, secret: str, max_attempts: int = 5, timeout_s: float = 10.0, backoff_s: float = 1.0,
+                 policy: WebhookPolicy | None = None) -> None:
         self.secret = secret
+        self.policy = policy  # None: no address check (unit tests); the app always passes one
         self.max_attempts = max_attempts
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
@@ -63,6 +67,13 @@ class WebhookSender:
             self._client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
         body = json.dumps({"type": f"video.{payload.get('state', 'updated')}", "data": payload}).encode()
         webhook_id = f"whk_{uuid.uuid4().hex}"
+        if self.policy is not None:
+            try:
+                # Again at delivery: the name may resolve elsewhere now than at submission.
+                await asyncio.to_thread(self.policy.check, url)
+            except WebhookRefused as exc:
+                log.error("job %s: webhook not sent: %s", job_id, exc.message)
+                return
         for attempt in range(1, self.max_attempts + 1):
             headers = {"Content-Type": "application/json", "Vidserve-Webhook-Id": webhook_id}
             if self.secret:

@@ -59,6 +59,7 @@ def make_settings(tmp: Path, weights: Path, **overrides: Any) -> Settings:
         "data_dir": tmp, "weights_dir": weights, "engine": "inprocess", "api_keys": [API_KEY],
         "default_model": "tiny-ltx-video", "webhook_secret": WEBHOOK_SECRET,
         "max_upload_bytes": 200_000, "max_upload_pixels": 1_000_000, "memory_limit_bytes": 4 * 1024**3,
+        "webhook_allow_hosts": ["127.0.0.1"],  # the tests' receivers listen on loopback
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,152 @@
+"""Edge middleware: request ids, a deadline on reading request bodies, the API docs behind the key,
+CORS (off unless origins are configured). ``install(app, settings)`` adds them in the right order.
+
+Plain ASGI middleware rather than ``BaseHTTPMiddleware``: that one buffers and re-wraps streaming
+responses (SSE, file downloads) and runs the endpoint in another task, which loses context vars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.api.auth import authenticate
+from server.api.errors import ApiError, Unauthorized, error_body
+from server.api.ratelimit import KeyRateLimiter
+from server.logging_setup import request_id_var
+from server.settings import Settings
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client's own id is kept when it is short and plain (it ends up in logs and headers).
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+class RequestTimeout(ApiError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class RequestIdMiddleware:
+    """Every request gets an id (the client's ``X-Request-Id`` when sane, else a new one): in the
+    log context while it is handled and echoed in the ``X-Request-Id`` response header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, REQUEST_ID_HEADER)
+        rid = given if given and _CLIENT_ID.match(given) else f"req_{uuid.uuid4().hex[:20]}"
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class BodyDeadlineMiddleware:
+    """A request body must arrive within ``timeout_s`` from its first read, else 408. A slow client
+    (slowloris-style trickle) then costs one coroutine for a bounded time; GPU workers never see a
+    request before its body is complete, so they are not tied up either way."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        done = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, done
+            if done:  # body complete: later reads wait for a disconnect and must not time out
+                return await receive()
+            if deadline is None:
+                deadline = loop.time() + self.timeout_s
+            try:
+                message = await asyncio.wait_for(receive(), max(0.001, deadline - loop.time()))
+            except TimeoutError:
+                raise RequestTimeout(f"request body not received within {self.timeout_s:g}s; "
+                                     "send the whole body promptly") from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done = True
+            return message
+
+        await self.app(scope, timed_receive, send)
+
+
+class DocsGuardMiddleware:
+    """``/docs``, ``/redoc`` and ``/openapi.json`` need a key when keys are set (they list every
+    route and field), unless ``docs_public`` says otherwise."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        s = self.settings
+        if (scope["type"] == "http" and scope["path"] in DOCS_PATHS and not s.docs_public
+                and (s.api_keys or s.admin_api_keys)):
+            try:
+                authenticate(_header(scope, "authorization") or "", s.api_keys, s.admin_api_keys)
+            except Unauthorized as exc:
+                await _send_json(send, exc.status, error_body(exc.message, exc.type, None, exc.code),
+                                 {"www-authenticate": "Bearer"})
+                return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    raw = name.encode()
+    for key, value in scope.get("headers", []):
+        if key.lower() == raw:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+    data = json.dumps(body).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware (the last added runs first: request ids wrap everything, so even a 401
+    from the docs guard or a CORS preflight carries one) and the per-key rate limiter."""
+    app.state.rate_limiter = KeyRateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s)
+    app.add_middleware(DocsGuardMiddleware, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "Retry-After", "Location", "openai-poll-after-ms",
+                            "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestIdMiddleware)
