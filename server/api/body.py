@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
+from server.api import strict_json
 from server.api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from server.api.uploads import ImageUpload, check_image, decode_text
 
@@ -33,10 +34,7 @@ async def read_body(request: Request, max_upload_bytes: int) -> RequestBody:
         raise PayloadTooLarge(f"request body is {length} bytes, over the {limit} byte limit")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
-        try:
-            data = json.loads(await request.body())
-        except ValueError as exc:
-            raise InvalidRequest(f"body is not valid JSON: {exc}") from exc
+        data = strict_json.loads(await _read_limited(request, limit))
         if not isinstance(data, dict):
             raise InvalidRequest("body must be a JSON object")
         return RequestBody(data)
@@ -46,7 +44,12 @@ async def read_body(request: Request, max_upload_bytes: int) -> RequestBody:
         fields: dict[str, Any] = {}
         files: dict[str, UploadFile] = {}
         metadata: dict[str, str] = {}
+        seen: set[str] = set()
         for key, value in form.multi_items():
+            if key in seen:
+                # Which of two values did the client mean? Refuse rather than guess.
+                raise InvalidRequest(f"{key}: the field appears more than once in the form", key, "duplicate_field")
+            seen.add(key)
             if isinstance(value, UploadFile):
                 files[key] = value
             elif key.startswith("metadata[") and key.endswith("]"):
@@ -66,6 +69,18 @@ async def read_body(request: Request, max_upload_bytes: int) -> RequestBody:
     raise UnsupportedMediaType(
         f"Content-Type {ctype or '(none)'!r} is not accepted; send application/json or multipart/form-data"
     )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 once past ``limit`` even without a Content-Length (chunked)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_image(body: RequestBody, name: str, max_bytes: int, max_pixels: int) -> ImageUpload | None:

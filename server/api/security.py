@@ -18,7 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.api.auth import authenticate
-from server.api.errors import ApiError, Unauthorized, error_body
+from server.api.errors import ApiError, PayloadTooLarge, Unauthorized, error_body
 from server.api.ratelimit import KeyRateLimiter
 from server.logging_setup import request_id_var
 from server.settings import Settings
@@ -66,11 +66,13 @@ class RequestIdMiddleware:
 class BodyDeadlineMiddleware:
     """A request body must arrive within ``timeout_s`` from its first read, else 408. A slow client
     (slowloris-style trickle) then costs one coroutine for a bounded time; GPU workers never see a
-    request before its body is complete, so they are not tied up either way."""
+    request before its body is complete, so they are not tied up either way. Bodies over
+    ``max_bytes`` are cut off with 413 even when sent chunked (no Content-Length to check first)."""
 
-    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, timeout_s: float, max_bytes: int) -> None:
         self.app = app
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -79,9 +81,10 @@ class BodyDeadlineMiddleware:
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         done = False
+        size = 0
 
         async def timed_receive() -> Message:
-            nonlocal deadline, done
+            nonlocal deadline, done, size
             if done:  # body complete: later reads wait for a disconnect and must not time out
                 return await receive()
             if deadline is None:
@@ -93,6 +96,9 @@ class BodyDeadlineMiddleware:
                                      "send the whole body promptly") from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 done = True
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                raise PayloadTooLarge(f"request body is over the server's {self.max_bytes} byte limit")
             return message
 
         await self.app(scope, timed_receive, send)
@@ -139,7 +145,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the middleware (the last added runs first: request ids wrap everything, so even a 401
     from the docs guard or a CORS preflight carries one) and the per-key rate limiter."""
     app.state.rate_limiter = KeyRateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
-    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s)
+    # The largest body any route takes: two base64 images plus fields, or an uploaded source video.
+    images = 2 * (settings.max_upload_bytes * 4 // 3 + 4096) + 1024 * 1024
+    max_body = max(images, settings.max_video_upload_bytes + 1024 * 1024)
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, max_bytes=max_body)
     app.add_middleware(DocsGuardMiddleware, settings=settings)
     if settings.cors_origins:
         app.add_middleware(

@@ -72,7 +72,11 @@ def check_image(field: str, data: bytes, max_bytes: int, max_pixels: int) -> Ima
             img.load()
     except PayloadTooLarge:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses at open() past twice its own limit, before our header check runs: same answer.
+        raise PayloadTooLarge(f"{field}: image header claims too many pixels ({exc}); the limit is {max_pixels}",
+                              field) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InvalidRequest(f"{field}: not a decodable image ({exc.__class__.__name__}: {exc})", field,
                              "invalid_image") from exc
     if fmt not in _EXT:

@@ -17,7 +17,8 @@ class JobNotFound(JobError):
     code = "not_found"
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"no video job with id {job_id!r}", "id")
+        shown = repr(job_id) if len(job_id) <= 100 else f"{job_id[:100]!r}... ({len(job_id)} characters)"
+        super().__init__(f"no video job with id {shown}", "id")  # cut: a 5000-char id is not echoed back
         self.job_id = job_id
 
 

@@ -221,8 +221,9 @@ class JobStore:
                 where.append("selected = ?")
                 args.append(int(selected))
             for key, value in (metadata or {}).items():
-                where.append("json_extract(metadata, ?) = ?")
-                args.extend([f'$."{key}"', value])
+                # json_each, not json_extract: a key with a quote or dot would break a JSON path.
+                where.append("EXISTS (SELECT 1 FROM json_each(jobs.metadata) AS m WHERE m.key = ? AND m.value = ?)")
+                args.extend([key, value])
             sql = "SELECT * FROM jobs"
             if where:
                 sql += " WHERE " + " AND ".join(where)
