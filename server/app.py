@@ -17,7 +17,16 @@ from pipelines.catalog import default_catalog
 from pipelines.demo import default_model
 from pipelines.loras import LoraLibrary
 from pipelines.weights import WeightsLocator
-from server.api import errors, routes_create, routes_post, routes_system, routes_videos, routes_workflow, security
+from server.api import (
+    errors,
+    openapi_docs,
+    routes_create,
+    routes_post,
+    routes_system,
+    routes_videos,
+    routes_workflow,
+    security,
+)
 from server.api.schemas import render_video
 from server.engine.base import Engine
 from server.jobs.service import JobService
@@ -121,4 +130,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(routes_post.router)
     app.include_router(routes_workflow.router)
     app.include_router(routes_system.router)
+    openapi_docs.install(app)
     return app
