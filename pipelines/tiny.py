@@ -29,7 +29,7 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 from transformers import (
-    CLIPImageProcessor,
+    CLIPImageProcessorPil,
     CLIPVisionConfig,
     CLIPVisionModel,
     PreTrainedTokenizerFast,
@@ -122,7 +122,8 @@ def _build_wan(image_mode: bool, image_encoder: bool, experts: int, flf: bool = 
             hidden_size=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
             intermediate_size=16, patch_size=8,
         )).eval())
-        components["image_processor"] = CLIPImageProcessor(crop_size=32, size=32)
+        # The PIL processor: the default one wants torchvision, which has no CPU build here.
+        components["image_processor"] = CLIPImageProcessorPil(crop_size=32, size=32)
     else:
         components["image_encoder"] = None
         components["image_processor"] = None
@@ -195,6 +196,9 @@ def make_tiny(model_id: str, weights_dir: Path, force: bool = False) -> Path:
     if target.exists() and is_current_tiny(target) and not force:
         return target
     weights_dir.mkdir(parents=True, exist_ok=True)
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # "Writing model shards" bars for 300 KB files
     pipe = build_tiny_pipeline(model_id)
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}-", dir=weights_dir))
     try:
