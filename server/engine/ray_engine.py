@@ -244,8 +244,8 @@ class RayEngine:
             b.connected = bool(msg[1]["connected"])
             b.workers = [WorkerInfo(**w) for w in msg[1]["workers"]]
             if was != self.ready():
-                log.warning("Ray engine %s (%d of %d workers up)", "ready" if self.ready() else "NOT ready",
-                            sum(1 for w in b.workers if w.alive), len(b.workers))
+                log.log(logging.INFO if self.ready() else logging.WARNING, "Ray engine %s (%d of %d workers up)",
+                        "ready" if self.ready() else "NOT ready", sum(1 for w in b.workers if w.alive), len(b.workers))
             self._notify()
         elif kind == "event":
             ev: EngineEvent = msg[1]

@@ -106,12 +106,13 @@ class RayWorker:
                 "memory_free_bytes": free, "device": str(self.gen.device)}
 
     def cancel(self, job_id: str) -> bool:
-        flag = self._cancel.get(job_id)
-        if flag is None:
-            return False
-        flag.set()
-        log.info("job %s: cancel requested", job_id)
-        return True
+        """Stop ``job_id`` at its next step; True if it was running here. A cancel may overtake the
+        ``run`` call it is about (the two are served by different threads): the flag it leaves
+        makes that run stop at once."""
+        running = job_id in self._cancel
+        self._cancel.setdefault(job_id, threading.Event()).set()
+        log.info("job %s: cancel requested%s", job_id, "" if running else " (not started here yet)")
+        return running
 
     # -- one job -----------------------------------------------------------------------------
 
