@@ -90,6 +90,12 @@ class ModelUnavailableError(EngineError):
     code = "model_unavailable"
 
 
+class StorageFull(EngineError):
+    """The output directory ran out of space (ENOSPC/EDQUOT): the job fails, the worker goes on."""
+
+    code = "storage_full"
+
+
 @dataclass(frozen=True)
 class WorkerInfo:
     worker_id: str

@@ -19,6 +19,7 @@ from server.engine.base import (
     JobCancelled,
     ModelUnavailableError,
     OutOfMemory,
+    StorageFull,
     WorkerCrashed,
     WorkResult,
 )
@@ -27,7 +28,8 @@ from server.engine.devices import DevicePlan
 OnEvent = Callable[[EngineEvent], None]
 
 _ERRORS: dict[str, type[EngineError]] = {
-    cls.code: cls for cls in (WorkerCrashed, JobCancelled, OutOfMemory, InvalidInput, ModelUnavailableError)
+    cls.code: cls
+    for cls in (WorkerCrashed, JobCancelled, OutOfMemory, InvalidInput, ModelUnavailableError, StorageFull)
 }
 
 

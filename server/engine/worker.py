@@ -15,6 +15,7 @@ child -> parent   ("ready", status) once the generator is built
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -247,7 +248,23 @@ def classify_failure(exc: Exception) -> tuple[str, str]:
         return "cancelled", exc.message
     if isinstance(exc, OutOfMemory | torch.OutOfMemoryError):
         return "out_of_memory", str(exc)
+    if _storage_full(exc):
+        return "storage_full", f"no space left for the outputs: {exc}"
     return "internal", f"{type(exc).__name__}: {exc}"
+
+
+def _storage_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT anywhere in the chain: PyAV and PIL wrap the OSError of a failed write."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(cur):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def _free_memory(gen: VideoGenerator) -> None:

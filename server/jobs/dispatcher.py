@@ -188,6 +188,7 @@ class JobDispatcher:
         started = self.store.get(job.id)
         if started is not None and started.started_at is not None:
             self.metrics.job_seconds.labels(job.model).observe(time.time() - started.started_at)
+        self.metrics.observe_stages(job.model, result.timings)
         self.finish(job.id, JobState.COMPLETED, files=result.files,
                     timings={**result.timings, "peak_memory_bytes": result.peak_memory_bytes},
                     worker_id=result.worker_id)
@@ -278,6 +279,7 @@ class JobDispatcher:
         if job is None:
             return None
         self.metrics.finished.labels(state.value, job.model).inc()
+        self.metrics.outcomes.labels(state.value, error_code or "", job.model).inc()
         level = logging.INFO if state is JobState.COMPLETED else logging.WARNING
         log.log(level, "job %s: %s%s", job_id, state.value, f" ({error_code}: {error_message})" if error_code else "")
         payload = self.render(job)

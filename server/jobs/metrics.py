@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from server.engine.base import WorkerInfo
+from server.jobs.gpu_metrics import NvmlGauges
 
 
 class JobMetrics:
@@ -44,6 +46,19 @@ class JobMetrics:
                                           ["model"], registry=self.registry)
         self.workers_idle = Gauge("vidserve_workers_idle", "Engine workers up and without a job",
                                   registry=self.registry)
+        # Outcomes by error code (cancelled, out_of_memory, worker_crashed, storage_full, ...; "" = success).
+        self.outcomes = Counter("vidserve_job_outcomes", "Terminal jobs by state and error code",
+                                ["state", "code", "model"], registry=self.registry)
+        self.stage_seconds = Histogram(
+            "vidserve_stage_seconds", "Seconds per stage of a completed job (load, text_encode, denoise, "
+            "decode, encode, post)", ["model", "stage"], registry=self.registry,
+            buckets=(0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800))
+        self.nvml = NvmlGauges(self.registry)
+
+    def observe_stages(self, model: str, timings: dict[str, Any]) -> None:
+        for key, value in timings.items():
+            if key.endswith("_s") and key != "total_s" and isinstance(value, int | float):
+                self.stage_seconds.labels(model, key[:-2]).observe(float(value))
 
     def render(
         self, queue_depth: int, counts: dict[str, int], workers: list[WorkerInfo],
@@ -55,6 +70,7 @@ class JobMetrics:
             for model in set(queued_by_model) | {labels[0] for labels in self._seen_models()}:
                 self.queue_depth_by_model.labels(model).set(queued_by_model.get(model, 0))
         self.workers_idle.set(sum(1 for w in workers if w.alive and w.busy_job is None))
+        self.nvml.update(workers)
         for state in states():
             self.jobs.labels(state).set(counts.get(state, 0))
         self.workers_alive.set(sum(1 for w in workers if w.alive))

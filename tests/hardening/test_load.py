@@ -1,0 +1,40 @@
+"""Bounded load on loopback (slow): 200 concurrent clients submit, poll, stream SSE and download
+against a tiny-model server with two CPU worker processes. The full run with figures is
+``python -m benchmarks.load_test`` (results in benchmarks/results/)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from benchmarks.load_test import LoadConfig, run_load, start_server, wait_ready
+from tests.server.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+POLL_P99_BOUND_MS = 500.0  # status polls on loopback under load; observed p99 is far lower (see results)
+RSS_GROWTH_BOUND_MB = 60.0
+
+
+def test_load_hundreds_of_clients(tiny_weights_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(tmp_path, tiny_weights_dir, port, ("k-load", "k-admin"), workers=2, queue_max=30)
+    try:
+        wait_ready(url, proc)
+        asyncio.run(run_load(LoadConfig(url, "k-load", "k-admin", clients=2)))  # warm-up
+        s = asyncio.run(run_load(LoadConfig(url, "k-load", "k-admin", clients=200), proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert set(s["submit_codes"]) <= {"202", "429", "503"}, s
+    assert s["submit_codes"].get("202", 0) >= 30 and s["refused_without_retry_after"] == 0, s
+    assert s["server_errors_5xx"] == 0, s
+    assert s["accepted"] == s["accepted_unique"] and not s["lost"] and not s["unexpected"], s
+    assert s["duplicated_in_listing"] == 0, s
+    assert s["final_states"] == {"completed": s["accepted"]}, s
+    assert s["downloads"] == s["accepted"] and s["sse_reached_terminal"] == s["sse_streams"], s
+    assert s["poll_p99_ms"] < POLL_P99_BOUND_MS, s
+    assert s["rss_growth_mb"] < RSS_GROWTH_BOUND_MB, s
