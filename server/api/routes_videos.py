@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from server.api.auth import ApiKey, is_admin
 from server.api.deps import Service
 from server.api.errors import InvalidRequest
+from server.api.naming import download_name
 from server.api.schemas import render_video
 from server.jobs.errors import JobNotReady
 from server.jobs.events import TERMINAL_EVENTS
@@ -98,7 +99,7 @@ async def content(
         raise JobNotReady(f"video {video_id} has no {variant} file", "variant")
     if variant == "video":
         media, ext = _VIDEO_TYPES.get(path.suffix.lower(), (media, ext))
-    return FileResponse(path, media_type=media, filename=f"{video_id}.{ext}", content_disposition_type="inline")
+    return FileResponse(path, media_type=media, filename=download_name(job, ext), content_disposition_type="inline")
 
 
 @router.get("/v1/videos/{video_id}/events", summary="Server-Sent Events: queued, started, stage, progress, end")

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from server.api.naming import download_name
 from server.jobs.models import Job, JobState
 from server.jobs.provenance import provenance_summary
 
@@ -128,6 +129,8 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "started_at": job.started_at,
         # Sub-second server timestamps (OpenAI's are whole seconds): queue wait and run time from these.
         "timestamps": {"created": job.created_at, "started": job.started_at, "completed": job.completed_at},
+        # What a download is called: sorts by project, scene, shot and take (server.api.naming).
+        "filename": download_name(job, "mp4"),
         "timings": job.timings,
         "worker_id": job.worker_id,
         "post": job.post,
