@@ -106,6 +106,11 @@ def build(app: FastAPI) -> dict[str, Any]:
                     "application/json": {"schema": ref},
                     "multipart/form-data": {"schema": _multipart(model, files, components)},
                 }}
+            if key == ("get", "/v1/videos"):
+                op.setdefault("parameters", []).append({
+                    "name": "metadata", "in": "query", "style": "deepObject", "explode": True, "required": False,
+                    "description": "filters: metadata[key]=value (all must match)",
+                    "schema": {"type": "object", "additionalProperties": {"type": "string"}}})
             responses = op.setdefault("responses", {})
             ok = next((c for c in responses if c.startswith("2")), None)
             if ok and key in MEDIA:

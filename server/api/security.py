@@ -12,9 +12,12 @@ import json
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.api.auth import authenticate
@@ -27,6 +30,8 @@ REQUEST_ID_HEADER = "x-request-id"
 # A client's own id is kept when it is short and plain (it ends up in logs and headers).
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# Routes that read ``metadata[key]=value`` filters from the raw query string.
+METADATA_FILTERS = {"GET /v1/videos": {"metadata"}}
 
 
 class RequestTimeout(ApiError):
@@ -125,6 +130,69 @@ class DocsGuardMiddleware:
         await self.app(scope, receive, send)
 
 
+class UnknownQueryMiddleware:
+    """A query parameter no route declares is a 400 naming it, not silently ignored: a typo in a
+    list filter (``?stauts=failed``) would otherwise return everything. ``metadata[key]`` filters
+    are the one open-ended family (OpenAPI deepObject ``metadata``)."""
+
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI, settings: Settings) -> None:
+        self.app = app
+        self.fastapi_app = fastapi_app
+        self.settings = settings
+        self._known: dict[str, set[str]] = {}
+
+    def _authorized(self, scope: Scope) -> bool:
+        """Check names only for callers with a valid key: the others get the route's 401 first."""
+        s = self.settings
+        if not (s.api_keys or s.admin_api_keys) or scope["path"] in ("/healthz", "/readyz"):
+            return True
+        try:
+            authenticate(_header(scope, "authorization") or "", s.api_keys, s.admin_api_keys)
+        except Unauthorized:
+            return False
+        return True
+
+    def _declared(self, scope: Scope) -> set[str] | None:
+        for route in _api_routes(self.fastapi_app.routes):
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                key = f"{scope['method']} {route.path}"
+                if key not in self._known:
+                    params = route.dependant.query_params
+                    self._known[key] = {p.alias for p in params} | METADATA_FILTERS.get(key, set())
+                return self._known[key]
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string") and self._authorized(scope):
+            declared = self._declared(scope)
+            if declared is not None:
+                for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+                    if name in declared or (name.startswith("metadata[") and name.endswith("]")
+                                            and "metadata" in declared):
+                        continue
+                    shown = name if len(name) <= 64 else name[:64] + "..."
+                    accepted = ", ".join(sorted(declared)) or "none"
+                    await _send_json(send, 400, error_body(
+                        f"unknown query parameter {shown!r}; accepted: {accepted}", "invalid_request_error",
+                        shown, "unknown_parameter"), {})
+                    return
+        await self.app(scope, receive, send)
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Flat APIRoutes; newer FastAPI keeps included routers as wrappers (``original_router``)."""
+    out: list[APIRoute] = []
+    for r in routes:
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif hasattr(r, "original_router"):
+            out += _api_routes(list(r.original_router.routes))
+        elif hasattr(r, "routes"):
+            out += _api_routes(list(r.routes))
+    return out
+
+
 def _header(scope: Scope, name: str) -> str | None:
     raw = name.encode()
     for key, value in scope.get("headers", []):
@@ -150,6 +218,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     max_body = max(images, settings.max_video_upload_bytes + 1024 * 1024)
     app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, max_bytes=max_body)
     app.add_middleware(DocsGuardMiddleware, settings=settings)
+    app.add_middleware(UnknownQueryMiddleware, fastapi_app=app, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,

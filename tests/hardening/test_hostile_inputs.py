@@ -253,3 +253,13 @@ def test_server_still_serves_after_all_that(hclient: httpx.Client) -> None:
     assert r.status_code == 202, r.text
     assert wait_done(hclient, r.json()["id"])["state"] == "completed"
     assert base64.b64encode(b"ok") and json.dumps({"ok": True})
+
+
+def test_unknown_query_parameters_are_named(hclient: httpx.Client) -> None:
+    err = _err(hclient.get("/v1/videos", params={"stauts": "failed"}), 400, "stauts")
+    assert err["code"] == "unknown_parameter" and "status" in str(err["message"])
+    _err(hclient.get("/v1/videos?="), 400, "")
+    assert hclient.get("/v1/videos", params={"metadata[shot]": "12", "status": "failed"}).status_code == 200
+    _err(hclient.get("/v1/models", params={"metadata[x]": "1"}), 400, "metadata[x]")
+    # Without a valid key the answer is still 401: the names are checked only for callers with one.
+    assert httpx.get(f"{hclient.base_url}/v1/videos", params={"stauts": "x"}).status_code == 401
