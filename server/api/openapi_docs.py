@@ -110,7 +110,8 @@ def build(app: FastAPI) -> dict[str, Any]:
                 op.setdefault("parameters", []).append({
                     "name": "metadata", "in": "query", "style": "deepObject", "explode": True, "required": False,
                     "description": "filters: metadata[key]=value (all must match)",
-                    "schema": {"type": "object", "additionalProperties": {"type": "string"}}})
+                    # Values are any text (a query string has no types): only a non-object is invalid.
+                    "schema": {"type": "object", "additionalProperties": {}}})
             responses = op.setdefault("responses", {})
             ok = next((c for c in responses if c.startswith("2")), None)
             if ok and key in MEDIA:

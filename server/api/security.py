@@ -31,7 +31,7 @@ REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 # Routes that read ``metadata[key]=value`` filters from the raw query string.
-METADATA_FILTERS = {"GET /v1/videos": {"metadata"}}
+METADATA_FILTERS = {"GET /v1/videos"}
 
 
 class RequestTimeout(ApiError):
@@ -159,7 +159,9 @@ class UnknownQueryMiddleware:
                 key = f"{scope['method']} {route.path}"
                 if key not in self._known:
                     params = route.dependant.query_params
-                    self._known[key] = {p.alias for p in params} | METADATA_FILTERS.get(key, set())
+                    self._known[key] = {p.alias for p in params}
+                    if key in METADATA_FILTERS:
+                        self._known[key].add("metadata[]")  # marker: bracketed names are filters
                 return self._known[key]
         return None
 
@@ -169,7 +171,7 @@ class UnknownQueryMiddleware:
             if declared is not None:
                 for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
                     if name in declared or (name.startswith("metadata[") and name.endswith("]")
-                                            and "metadata" in declared):
+                                            and "metadata[]" in declared):
                         continue
                     shown = name if len(name) <= 64 else name[:64] + "..."
                     accepted = ", ".join(sorted(declared)) or "none"
