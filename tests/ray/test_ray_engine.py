@@ -7,6 +7,8 @@ Each engine's bridge child is the Ray driver; its actors run the tiny models on 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from pipelines.encode import probe
 from pipelines.spec import GenerationSpec, resolve
-from server.engine.base import EngineEvent, EventType, JobCancelled, WorkItem, WorkResult
+from server.engine.base import EngineEvent, EventType, JobCancelled, WorkerCrashed, WorkItem, WorkResult
 from server.engine.ray_engine import RayEngine
 from tests.ray.conftest import RESOURCE, GpuCluster
 
@@ -44,9 +46,10 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.set_event_loop(None)
 
 
-def make_engine(cluster: GpuCluster, weights: Path, workers: int, max_models: int = 1) -> RayEngine:
+def make_engine(cluster: GpuCluster, weights: Path, workers: int, max_models: int = 1,
+                event_timeout_s: float = 20) -> RayEngine:
     return RayEngine(cluster.address, weights, workers=workers, resource=RESOURCE, cpu_threads=1,
-                     max_models=max_models, start_timeout=90, event_timeout_s=20, heartbeat_s=1.0)
+                     max_models=max_models, start_timeout=90, event_timeout_s=event_timeout_s, heartbeat_s=1.0)
 
 
 async def run_mix(engine: RayEngine, out: Path, tag: str, n: int) -> tuple[float, list[WorkResult]]:
@@ -95,7 +98,7 @@ def test_two_workers_outrun_one_and_spread_jobs(gpu_cluster: GpuCluster, tiny_we
 def engine2(gpu_cluster: GpuCluster, tiny_weights_dir: Path,
             loop: asyncio.AbstractEventLoop) -> Iterator[RayEngine]:
     gpu_cluster.ensure_gpu_nodes(2)
-    engine = make_engine(gpu_cluster, tiny_weights_dir, 2)
+    engine = make_engine(gpu_cluster, tiny_weights_dir, 2, event_timeout_s=6)
     run(engine.start())
     yield engine
     run(engine.stop())
@@ -140,3 +143,30 @@ def test_cancel_reaches_the_actor_on_its_node(engine2: RayEngine, tmp_path: Path
     assert 1 <= max(steps) < 200
     assert not (tmp_path / "c").exists()  # nothing written for a cancelled job
     assert engine2.cancel is not None and not run(engine2.cancel("cancel-me"))  # no longer running
+
+
+def test_a_hung_actor_times_out_and_is_replaced(engine2: RayEngine, tmp_path: Path) -> None:
+    """SIGSTOP: the actor's process is alive to Ray but sends nothing, not even heartbeats."""
+    started: list[EngineEvent] = []
+    stepped = asyncio.Event()
+
+    def on_event(ev: EngineEvent) -> None:
+        if ev.type == EventType.STARTED:
+            started.append(ev)
+        if ev.type == EventType.STEP:
+            stepped.set()
+
+    async def scenario() -> float:
+        task = asyncio.ensure_future(engine2.run(WorkItem("hang", spec(steps=200), tmp_path / "h"), on_event))
+        await asyncio.wait_for(stepped.wait(), 60)
+        os.kill(int(started[0].data["pid"]), signal.SIGSTOP)
+        t0 = time.monotonic()
+        with pytest.raises(WorkerCrashed) as exc:
+            await asyncio.wait_for(task, 30)
+        assert exc.value.retryable and "sent nothing" in exc.value.message
+        waited = time.monotonic() - t0
+        assert await engine2.wait_ready(count=2, timeout=60), engine2.workers()
+        return waited
+
+    waited = run(scenario())
+    assert 5 <= waited < 15, waited
