@@ -17,4 +17,4 @@ test: install-dev
 	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -q
 
 lint: install-dev
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy server pipelines benchmarks
+	.venv/bin/ruff check . && .venv/bin/mypy server pipelines benchmarks
