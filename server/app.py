@@ -68,7 +68,8 @@ def make_engine(settings: Settings) -> Engine:
 
         return RayEngine(settings.ray_address, settings.weights_dir, dict(settings.model_paths),
                          workers=settings.workers, resource=settings.ray_resource, device=settings.device,
-                         dtype=settings.dtype, event_timeout_s=settings.ray_event_timeout_s)
+                         dtype=settings.dtype, event_timeout_s=settings.ray_event_timeout_s,
+                         preload=list(settings.preload_models))
     raise ValueError(f"engine={settings.engine!r}: accepted values: {', '.join(ENGINES)}")
 
 

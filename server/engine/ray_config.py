@@ -18,6 +18,7 @@ class PoolConfig:
     device: str = "cuda"              # what the actor passes to VideoGenerator
     dtype: str | None = None
     max_models: int = 1
+    preload: list[str] = field(default_factory=list)  # models each actor loads once it is up
     cpu_threads: int | None = None
     num_cpus: float = 1.0             # CPUs each actor reserves
     heartbeat_s: float = 2.0

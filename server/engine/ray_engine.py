@@ -56,6 +56,7 @@ class RayEngine:
         device: str | None = None,
         dtype: str | None = None,
         max_models: int = 1,
+        preload: list[str] | None = None,
         cpu_threads: int | None = None,
         num_cpus: float = 1.0,
         namespace: str = "vidserve",
@@ -71,7 +72,7 @@ class RayEngine:
         pool = PoolConfig(
             weights_dir=Path(weights_dir).resolve(), model_paths={k: Path(v) for k, v in (model_paths or {}).items()},
             workers=workers, resource=resource, device=device or ("cuda" if resource == "GPU" else "cpu"),
-            dtype=dtype, max_models=max_models, cpu_threads=cpu_threads, num_cpus=num_cpus,
+            dtype=dtype, max_models=max_models, preload=list(preload or []), cpu_threads=cpu_threads, num_cpus=num_cpus,
             heartbeat_s=heartbeat_s, event_timeout_s=event_timeout_s, log_level=level,
         )
         self._cfg = BridgeConfig(address=address, pool=pool, namespace=namespace,

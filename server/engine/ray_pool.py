@@ -272,6 +272,13 @@ class RayPool:
             log.info("%s: ready on node %s (%s, pid %s) after %.1fs", slot.worker_id, status.get("node_ip"),
                      status.get("device"), status.get("pid"), time.monotonic() - slot.born)
             self._notify()
+            if self.cfg.preload:
+                # After ready, not before: a job sent meanwhile waits on the actor's run lock.
+                with contextlib.suppress(RayError):
+                    status = await actor.preload.remote(list(self.cfg.preload))
+                    if slot.actor is actor:
+                        slot.status = status
+                        self._notify()
 
     async def _monitor(self) -> None:
         while True:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.engine.base import EngineEvent, EventType, WorkItem
-from server.engine.worker import WorkerConfig, classify_failure, run_item
+from server.engine.worker import WorkerConfig, _preload, classify_failure, run_item
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
@@ -113,6 +113,13 @@ class RayWorker:
         self._cancel.setdefault(job_id, threading.Event()).set()
         log.info("job %s: cancel requested%s", job_id, "" if running else " (not started here yet)")
         return running
+
+    def preload(self, models: list[str]) -> dict[str, Any]:
+        """Load ``models`` now (under the run lock: a job sent meanwhile waits and finds them warm)."""
+        with self._run_lock:
+            for model in models:
+                _preload(self.gen, model)  # the local worker's step: logs and goes on if a model cannot load
+        return self.status()
 
     # -- one job -----------------------------------------------------------------------------
 

@@ -52,20 +52,31 @@ def make_engine(cluster: GpuCluster, weights: Path, workers: int, max_models: in
                      max_models=max_models, start_timeout=90, event_timeout_s=event_timeout_s, heartbeat_s=1.0)
 
 
-async def run_mix(engine: RayEngine, out: Path, tag: str, n: int) -> tuple[float, list[WorkResult]]:
+Span = tuple[str, float, float]  # worker id, started, completed (event times)
+
+
+async def run_mix(engine: RayEngine, out: Path, tag: str, n: int) -> tuple[float, list[WorkResult], list[Span]]:
     """n jobs alternating two models, at most as many at once as the engine has workers (as the
-    dispatcher does); returns the wall time."""
+    dispatcher does); returns the wall time, the results and when each job ran where."""
     slots = asyncio.Semaphore(len(engine.workers()))
     items = [WorkItem(f"{tag}-{i}", spec(WAN if i % 2 == 0 else LTX, steps=12, width=96, height=96), out / f"{tag}-{i}")
              for i in range(n)]
+    spans: list[Span] = []
 
     async def one(item: WorkItem) -> WorkResult:
+        times: dict[EventType, float] = {}
+
+        def note(ev: EngineEvent) -> None:
+            times.setdefault(ev.type, ev.at)
+
         async with slots:
-            return await engine.run(item, lambda ev: None)
+            result = await engine.run(item, note)
+        spans.append((result.worker_id, times[EventType.STARTED], times[EventType.COMPLETED]))
+        return result
 
     t0 = time.perf_counter()
     results = await asyncio.gather(*(one(it) for it in items))
-    return time.perf_counter() - t0, list(results)
+    return time.perf_counter() - t0, list(results), spans
 
 
 def test_two_workers_outrun_one_and_spread_jobs(gpu_cluster: GpuCluster, tiny_weights_dir: Path, tmp_path: Path,
@@ -78,9 +89,12 @@ def test_two_workers_outrun_one_and_spread_jobs(gpu_cluster: GpuCluster, tiny_we
         run(engine.start())
         try:
             run(run_mix(engine, tmp_path, f"warm{workers}", workers * 2))  # models loaded where routing puts them
-            walls[workers], results = run(run_mix(engine, tmp_path, f"w{workers}", 6))
+            walls[workers], results, spans = run(run_mix(engine, tmp_path, f"w{workers}", 6))
             used = {r.worker_id for r in results}
             assert len(used) == workers, used
+            # Jobs on different workers really ran at the same time (timing-independent check).
+            overlapping = [(a, b) for a in spans for b in spans if a[0] != b[0] and a[1] < b[2] and b[1] < a[2]]
+            assert bool(overlapping) == (workers > 1), spans
             for r in results:
                 info = probe(Path(r.files["video"]))
                 assert info.frames > 1 and Path(r.files["sidecar"]).is_file()
@@ -90,8 +104,9 @@ def test_two_workers_outrun_one_and_spread_jobs(gpu_cluster: GpuCluster, tiny_we
     ratio = walls[1] / walls[2]
     print(f"\n6-job mix: 1 worker {walls[1]:.2f}s, 2 workers {walls[2]:.2f}s: throughput ratio {ratio:.2f}x")
     record_property("throughput_ratio_2_vs_1", round(ratio, 3))
-    # Loose on purpose: the figure is recorded, and a shared CI machine makes timings noisy.
-    assert ratio > 1.05, walls
+    # Loose on purpose: the figure is recorded, and a shared 2-core machine makes timings noisy
+    # (the overlap check above is the strict one).
+    assert ratio > 1.0, walls
 
 
 @pytest.fixture(scope="module")

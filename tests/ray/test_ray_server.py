@@ -24,7 +24,7 @@ def ray_server(gpu_cluster: GpuCluster, tiny_weights_dir: Path,
     gpu_cluster.ensure_gpu_nodes(2)
     settings = make_settings(tmp_path_factory.mktemp("ray-data"), tiny_weights_dir, engine="ray",
                              ray_address=gpu_cluster.address, ray_resource=RESOURCE, workers=2,
-                             device="cpu", ray_event_timeout_s=20)
+                             device="cpu", ray_event_timeout_s=20, preload_models=["tiny-ltx-video"])
     live = LiveServer(settings).start(timeout=120)
     yield live
     live.stop()
@@ -48,9 +48,15 @@ def wait_ready(client: httpx.Client, workers: int, timeout: float = 90) -> dict:
     raise TimeoutError(f"not {workers} workers ready: {body}")
 
 
-def test_openai_sdk_flow_on_ray(ray_server: LiveServer, tmp_path: Path) -> None:
+def test_openai_sdk_flow_on_ray(ray_server: LiveServer, client: httpx.Client, tmp_path: Path) -> None:
+    # Preloaded: every actor holds the default model before the first job.
+    deadline = time.monotonic() + 60
+    while not all(w.loaded_models == ["tiny-ltx-video"] for w in ray_server.app.state.jobs.engine.workers()):
+        assert time.monotonic() < deadline, ray_server.app.state.jobs.engine.workers()
+        time.sleep(0.2)
     sdk = openai.OpenAI(base_url=f"{ray_server.url}/v1", api_key=API_KEY, max_retries=0)
-    video = sdk.videos.create_and_poll(prompt="a lighthouse", seconds="1", size="64x96",
+    # vidserve accepts sizes and durations the SDK's literal types do not list.
+    video = sdk.videos.create_and_poll(prompt="a lighthouse", seconds="1", size="64x96",  # type: ignore[arg-type]
                                        extra_body={"steps": 2}, poll_interval_ms=100)
     assert video.status == "completed", video
     path = tmp_path / "v.mp4"
