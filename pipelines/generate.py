@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pipelines.catalog import Catalog, Family, default_catalog
-from pipelines.errors import GenerationCancelled, OutOfMemory
+from pipelines.errors import GenerationCancelled, ModelUnavailable, OutOfMemory
 from pipelines.families import call_kwargs, encode_text
 from pipelines.images import load_fitted
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
@@ -75,6 +75,23 @@ class VideoGenerator:
         # A floor on the planner's choice (e.g. always store weights in fp8), from settings.
         self.memory_strategy = memory_strategy
         self.cfg_batch = cfg_batch
+
+    def preload(self, model_id: str) -> float:
+        """Load a model ahead of its first request; with compile on, also run one step at the model's
+        default size so compilation happens now, not in the first user's request. Returns seconds."""
+        t0 = time.perf_counter()
+        spec = GenerationSpec(model=model_id, prompt="warm-up", seed=0, steps=1)
+        entry = self.catalog.get(model_id)
+        if entry is None:
+            raise ModelUnavailable(model_id, "not in the catalog")
+        if self.cache.options.compile:
+            self.generate(spec)
+        else:
+            rs = resolve(spec, self.catalog)
+            plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes())
+            self.cache.get(entry, self.locator.require(model_id), rs.mode,
+                           plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL)
+        return time.perf_counter() - t0
 
     def budget_bytes(self) -> int | None:
         if self.memory_budget_bytes is not None:

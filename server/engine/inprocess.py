@@ -134,10 +134,8 @@ class InProcessEngine:
 
     def _preload(self, gen: Any, model: str) -> None:
         try:
-            entry = gen.catalog.get(model)
-            if entry is not None:
-                gen.cache.get(entry, gen.locator.require(model), entry.modes[0])
-                self._loaded.append(model)
+            gen.preload(model)
+            self._loaded.append(model)
         except Exception as exc:
             log.warning("preload of %s failed: %s", model, exc)
 

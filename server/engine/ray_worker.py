@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.engine.base import EngineEvent, EventType, WorkItem
-from server.engine.worker import WorkerConfig, _preload, classify_failure, run_item
+from server.engine.worker import WorkerConfig, classify_failure, preload_model, run_item
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
@@ -118,7 +118,7 @@ class RayWorker:
         """Load ``models`` now (under the run lock: a job sent meanwhile waits and finds them warm)."""
         with self._run_lock:
             for model in models:
-                _preload(self.gen, model)  # the local worker's step: logs and goes on if a model cannot load
+                preload_model(self.gen, model)  # the local worker's step: logs and goes on if a model cannot load
         return self.status()
 
     # -- one job -----------------------------------------------------------------------------

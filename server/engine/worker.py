@@ -117,7 +117,7 @@ def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: 
     # After "ready", not before: loading a large model can take minutes, and a job sent meanwhile
     # simply waits in the pipe (and gets the model warm).
     for model in cfg.preload:
-        _preload(gen, model)
+        preload_model(gen, model)
         conn.send(("status", _status(gen)))
     while True:
         msg = conn.recv()
@@ -135,13 +135,9 @@ def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: 
             log.warning("ignoring unknown message %r", msg[0])
 
 
-def _preload(gen: VideoGenerator, model: str) -> None:
+def preload_model(gen: VideoGenerator, model: str) -> None:
     try:
-        entry = gen.catalog.get(model)
-        if entry is None:
-            log.warning("preload %s: not in the catalog", model)
-            return
-        _, seconds = gen.cache.get(entry, gen.locator.require(model), entry.modes[0])
+        seconds = gen.preload(model)  # loads, and warms up compiled blocks when compile is on
         log.info("preloaded %s in %.1fs", model, seconds)
     except Exception as exc:
         # A model that cannot load fails the jobs that ask for it, with the reason; the worker serves the rest.

@@ -137,3 +137,18 @@ def test_batched_cfg_equals_two_pass_cfg(tiny_weights_dir: Path, color_images: d
     assert "cfg_batched_forwards" not in two_pass.optimizations
     diff = np.abs(batched.frames.astype(int) - two_pass.frames.astype(int))
     assert diff.max() <= 1  # same math; at most rounding in the last bit of a pixel
+
+
+@pytest.mark.slow
+def test_compile_is_warmed_up_at_preload(tiny_weights_dir: Path) -> None:
+    """Regional compile happens at preload (one step at the default size), not in the first request."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    gen = VideoGenerator(WeightsLocator(tiny_weights_dir), compile=True)
+    gen.preload("tiny-wan2.1-t2v")
+    compiled_at_preload = counters["stats"]["unique_graphs"]
+    assert compiled_at_preload > 0
+    result = gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=1))
+    assert result.timings["load_s"] == 0.0 and result.optimizations["compiled"] is True
+    assert counters["stats"]["unique_graphs"] == compiled_at_preload  # the request compiled nothing new
