@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from pipelines.catalog import Mode
 from server.api.auth import ApiKey
@@ -47,7 +48,8 @@ def _check_prompt(prompt: str, settings: Settings) -> None:
                              "prompt")
 
 
-def _submit(service: JobService, draft: Draft, key_id: str, digest: str, idem_key: str | None) -> JSONResponse:
+async def _submit(service: JobService, draft: Draft, key_id: str, digest: str,
+                  idem_key: str | None) -> JSONResponse:
     idem = (f"{key_id}:{idem_key}", digest) if idem_key else None
     if idem is not None:
         replay = service.store.idempotent(*idem)
@@ -57,8 +59,9 @@ def _submit(service: JobService, draft: Draft, key_id: str, digest: str, idem_ke
                                      "Idempotency-Key", "idempotency_key_used")
             return _created([service.view(j) for j in replay], replayed=True)
     service.check_room(key_id, draft.n)
-    jobs = create_jobs(service, draft, key_id)
-    stored, created = service.submit(jobs, idem)
+    # Saving inputs and decoding images is disk and CPU work: off the event loop.
+    jobs = await run_in_threadpool(create_jobs, service, draft, key_id)
+    stored, created = await service.submit(jobs, idem)
     return _created(stored, replayed=not created)
 
 
@@ -95,7 +98,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
         seconds = f"{req.seconds:g}"
     draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url,
                   post=parse_post(req.post))
-    return _submit(service, draft, key, digest, idem_key)
+    return await _submit(service, draft, key, digest, idem_key)
 
 
 @router.post("/v1/text-to-video", status_code=202, summary="Create a text-to-video job")
@@ -139,4 +142,4 @@ async def create_video(request: Request, service: Service, settings: AppSettings
         images = {"image": images["input_reference"]}
     draft = Draft(mode, spec, images, req.n, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
                   post=parse_post(req.post))
-    return _submit(service, draft, key, digest, idempotency_key)
+    return await _submit(service, draft, key, digest, idempotency_key)

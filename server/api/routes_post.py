@@ -88,7 +88,7 @@ async def repost(video_id: str, request: Request, service: Service, settings: Ap
             priority=req.priority, seconds=source.seconds, metadata=req.metadata or source.metadata, key_id=key,
             group_id=None, webhook_url=req.webhook_url, post=post, source_video_id=video_id,
         )
-        stored, created = service.submit([job], idem)
+        stored, created = await service.submit([job], idem)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -126,7 +126,7 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
                   workflow=workflow)
     log.info("extend %s: %d source frames + %d new - 1 = %d at %d fps with %s", video_id or "upload", src.frames,
              frames, total, src.fps, entry.id)
-    return _submit(service, draft, key, digest, idem)
+    return await _submit(service, draft, key, digest, idem)
 
 
 # --- remix ---
@@ -154,7 +154,7 @@ async def remix(video_id: str, request: Request, service: Service, settings: App
     digest = request_hash("remix", req.model_dump() | {"parent": video_id}, images)
     draft = Draft(Mode(parent.spec["mode"]), spec, images, req.n, parent.seconds, req.metadata or parent.metadata,
                   req.priority, req.webhook_url, post=post, parent_id=video_id, relation="remix", workflow=workflow)
-    return _submit(service, draft, key, digest, idempotency_key)
+    return await _submit(service, draft, key, digest, idempotency_key)
 
 
 # --- provenance ---

@@ -115,17 +115,22 @@ class JobService:
     def retry_after_s(self) -> int:
         return 5 if not self.dispatcher.tails else max(1, int(min(self.dispatcher.tails.values())))
 
-    def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
-        """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created)."""
+    async def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
+        """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created).
+
+        The commit (a full sync to disk) and the webhook host check (a DNS lookup) run in a thread,
+        so a burst of submissions never stalls status polls and event streams on the event loop;
+        queueing happens back on the loop, after the commit."""
         self.check_room(jobs[0].key_id, len(jobs))
         if jobs[0].webhook_url and self.webhooks.policy is not None:
             try:
-                self.webhooks.policy.check(jobs[0].webhook_url)  # every creation route passes here
+                # every creation route passes here
+                await asyncio.to_thread(self.webhooks.policy.check, jobs[0].webhook_url)
             except WebhookRefused:
                 for job in jobs:  # the folders create_jobs made for inputs
                     shutil.rmtree(self.jobs_dir / job.id, ignore_errors=True)
                 raise
-        stored, created = self.store.create(jobs, idempotency)
+        stored, created = await asyncio.to_thread(self.store.create, jobs, idempotency)
         if created:
             for job in stored:
                 self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True,

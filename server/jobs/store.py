@@ -1,7 +1,9 @@
 """``JobStore``: job records in SQLite (WAL), committed before a job is acknowledged.
 
-One connection guarded by a lock: every statement is short (a row or an indexed scan), so the
-callers on the event loop are not held up; progress writes are throttled by the dispatcher.
+Two connections: writes go through one, under a lock (job creation runs in a thread, since each
+commit syncs to disk); reads go through another under their own lock, so a status poll never waits
+behind a writer's fsync (WAL lets readers see the last commit while a write is in flight).
+Progress writes are throttled by the dispatcher.
 """
 
 from __future__ import annotations
@@ -83,10 +85,15 @@ class JobStore:
         for name, sql_type in _ADDED_COLUMNS:
             if name not in have:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {sql_type}")
+        self._rlock = threading.Lock()
+        self._rdb = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._rdb.row_factory = sqlite3.Row
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._rlock:
+            self._rdb.close()
 
     def create(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
         """Insert ``jobs`` in one transaction. With ``(scope, request_hash)``: a scope seen before
@@ -129,22 +136,22 @@ class JobStore:
 
     def idempotent(self, scope: str, digest: str) -> list[Job] | None:
         """The jobs a scope created before (same body), None if unseen; IdempotencyConflict otherwise."""
-        with self._lock:
-            row = self._db.execute(
+        with self._rlock:
+            row = self._rdb.execute(
                 "SELECT request_hash, job_ids FROM idempotency WHERE scope = ?", (scope,)
             ).fetchone()
             if row is None:
                 return None
             if row["request_hash"] != digest:
                 raise IdempotencyConflict(scope.split(":", 1)[-1])
-            return [j for i in json.loads(row["job_ids"]) if (j := self._get(i)) is not None]
+            return [j for i in json.loads(row["job_ids"]) if (j := self._get(i, self._rdb)) is not None]
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._get(job_id)
+        with self._rlock:
+            return self._get(job_id, self._rdb)
 
-    def _get(self, job_id: str) -> Job | None:
-        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    def _get(self, job_id: str, db: sqlite3.Connection | None = None) -> Job | None:
+        row = (db or self._db).execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _from_row(row) if row else None
 
     def update(self, job_id: str, **values: Any) -> None:
@@ -165,22 +172,22 @@ class JobStore:
 
     def in_states(self, states: Iterable[JobState]) -> list[Job]:
         wanted = [s.value for s in states]
-        with self._lock:
-            rows = self._db.execute(
+        with self._rlock:
+            rows = self._rdb.execute(
                 f"SELECT * FROM jobs WHERE state IN ({', '.join('?' for _ in wanted)}) ORDER BY seq", wanted
             ).fetchall()
         return [_from_row(r) for r in rows]
 
     def expired(self, now: float) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._rlock:
+            rows = self._rdb.execute(
                 "SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY seq", (now,)
             ).fetchall()
         return [_from_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
+        with self._rlock:
+            rows = self._rdb.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
         return {r["state"]: r["n"] for r in rows}
 
     def list(
@@ -201,9 +208,9 @@ class JobStore:
         where: list[str] = []
         args: list[Any] = []
         op = "<" if order == "desc" else ">"
-        with self._lock:
+        with self._rlock:
             if after is not None:
-                row = self._db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
+                row = self._rdb.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
                 if row is None:
                     from server.jobs.errors import JobNotFound
 
@@ -229,7 +236,7 @@ class JobStore:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY seq {'DESC' if order == 'desc' else 'ASC'} LIMIT ?"
             args.append(limit + 1)
-            rows = self._db.execute(sql, args).fetchall()
+            rows = self._rdb.execute(sql, args).fetchall()
         jobs = [_from_row(r) for r in rows[:limit]]
         return jobs, len(rows) > limit
 

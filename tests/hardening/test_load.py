@@ -14,10 +14,12 @@ from tests.server.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
-# Stated bounds for status polls on 2 CPU cores. p99 is dominated by the submission burst: each 202
-# commits to SQLite (synchronous=FULL) on the event loop, so polls queued behind ~300 submissions wait
-# seconds (observed p99 6.3 s, p50 23 ms; benchmarks/results/*-load-*.md). Moving store writes off
-# the loop is the open item; tighten this bound when it lands.
+# Stated bounds for status polls on 2 CPU cores. p99 is dominated by the submission burst: the commits
+# and input handling now run in threads (a status read never waits for a writer's fsync), but each
+# submission still costs CPU on the event loop (parsing, validation, auth) on 2 cores shared with the
+# CPU worker, so the few polls that land at the tail of a 300-request burst wait seconds (observed
+# p99 5.9 s, p50 35 ms; benchmarks/results/*-load-*.md). Profiling the per-submission loop time is
+# the open item; tighten this bound when it lands.
 POLL_P99_BOUND_MS = 10_000.0
 POLL_P50_BOUND_MS = 250.0
 RSS_GROWTH_BOUND_MB = 60.0

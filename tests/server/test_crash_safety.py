@@ -95,6 +95,7 @@ def test_kill_worker_mid_job_retries_and_completes(local_server: LiveServer) -> 
 
 
 def test_restart_fails_a_job_interrupted_twice_and_requeues_the_rest(tiny_weights_dir: Path, tmp_path: Path) -> None:
+    from server.api.auth import key_id
     from server.jobs.models import Job, JobState
     from server.jobs.store import JobStore
 
@@ -103,12 +104,14 @@ def test_restart_fails_a_job_interrupted_twice_and_requeues_the_rest(tiny_weight
             "seed": 1, "image": None, "last_image": None, "image_fit": "cover", "pipeline_class": "LTXPipeline"}
     store = JobStore(tmp_path / "jobs.sqlite3")
     now = time.time()
+    owner = key_id(API_KEY)  # jobs are served only to the key that created them
     store.create([
         Job(id="video_twice", seq=0, state=JobState.IN_PROGRESS, model="tiny-ltx-video", spec=spec, created_at=now,
-            attempts=2),
+            attempts=2, key_id=owner),
         Job(id="video_once", seq=0, state=JobState.IN_PROGRESS, model="tiny-ltx-video", spec=spec, created_at=now,
-            attempts=1),
-        Job(id="video_waiting", seq=0, state=JobState.QUEUED, model="tiny-ltx-video", spec=spec, created_at=now),
+            attempts=1, key_id=owner),
+        Job(id="video_waiting", seq=0, state=JobState.QUEUED, model="tiny-ltx-video", spec=spec, created_at=now,
+            key_id=owner),
     ])
     store.close()
     live = LiveServer(make_settings(tmp_path, tiny_weights_dir)).start()
