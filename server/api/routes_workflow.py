@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.catalog import Mode
-from server.api.auth import ApiKey
+from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body, read_image
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
@@ -34,7 +34,7 @@ from server.api.workflow import (
     source_of_upload,
     video_id_field,
 )
-from server.jobs.errors import JobNotReady
+from server.jobs.errors import JobNotFound, JobNotReady
 from server.jobs.models import JobState
 from server.jobs.provenance import lineage, provenance_summary, read_sidecar
 from server.jobs.service import JobService
@@ -91,6 +91,10 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
     _check_prompt(req.prompt, settings)
     parent = None
     if video_id is not None:
+        # The id came in the body, so the route's ownership check (on path ids) did not see it.
+        owner = service.store.get(video_id)
+        if owner is not None and owner.key_id != key and not is_admin(request):
+            raise JobNotFound(video_id)
         parent, path, src = await source_of_job(service, video_id)
         video_bytes = await run_in_threadpool(path.read_bytes)
     else:

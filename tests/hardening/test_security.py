@@ -116,6 +116,9 @@ def test_outputs_only_for_the_owner_or_an_admin(hserver: LiveServer) -> None:
             r = c.request(method, path, headers=auth(OTHER_KEY))
             assert r.status_code == 404, (method, path, r.text)
             assert r.json()["error"]["code"] == "not_found"
+        # Routes that take the id in the body check ownership too (extend via the OpenAI route).
+        r = c.post("/v1/videos/extensions", data={"prompt": "steal", "video[id]": vid}, headers=auth(OTHER_KEY))
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
         listed = c.get("/v1/videos", params={"limit": 100}, headers=auth(OTHER_KEY)).json()["data"]
         assert vid not in {j["id"] for j in listed}
         admin_list = c.get("/v1/videos", params={"limit": 100}, headers=auth(ADMIN_KEY)).json()["data"]
