@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.catalog import Mode
+from server.api.audio import read_audio
 from server.api.auth import ApiKey
 from server.api.body import RequestBody, parse, read_body, read_image
 from server.api.deps import AppSettings, Service
@@ -80,10 +81,12 @@ def _created(jobs: list[Job], replayed: bool) -> JSONResponse:
 async def _native(mode: Mode, request: Request, service: JobService, settings: Settings, key: str,
                   idem_key: str | None) -> JSONResponse:
     body = await read_body(request, settings.max_upload_bytes)
+    audio = await read_audio(body, settings.max_upload_bytes)
     images = await _images(body, _NATIVE_IMAGES[mode], settings)
     req = parse(NativeRequest, body.fields)
     _check_prompt(req.prompt, settings)
-    digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}), images)
+    digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}),
+                          images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
                                    "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed"},
@@ -97,7 +100,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
         seconds = f"{req.seconds:g}"
     draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post))
+                  post=parse_post(req.post), audio=audio)
     return await _submit(service, draft, key, digest, idem_key)
 
 
@@ -124,10 +127,12 @@ async def first_last_frame(request: Request, service: Service, settings: AppSett
 async def create_video(request: Request, service: Service, settings: AppSettings, key: ApiKey,
                        idempotency_key: str | None = Header(default=None, max_length=255)) -> JSONResponse:
     body = await read_body(request, settings.max_upload_bytes)
+    audio = await read_audio(body, settings.max_upload_bytes)
     images = await _images(body, ("input_reference",), settings)
     req = parse(OpenAIVideoRequest, body.fields)
     _check_prompt(req.prompt, settings)
-    digest = request_hash("videos", req.model_dump(exclude={"input_reference"}), images)
+    digest = request_hash("videos", req.model_dump(exclude={"input_reference"}),
+                          images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
@@ -141,5 +146,5 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     if "input_reference" in images:
         images = {"image": images["input_reference"]}
     draft = Draft(mode, spec, images, req.n, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post))
+                  post=parse_post(req.post), audio=audio)
     return await _submit(service, draft, key, digest, idempotency_key)

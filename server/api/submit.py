@@ -17,6 +17,7 @@ from pipelines.catalog import Mode, ModelEntry
 from pipelines.errors import InvalidSpec, ModelUnavailable
 from pipelines.spec import GenerationSpec, frames_for_seconds, resolve
 from pipelines.weights import WeightsLocator
+from server.api.audio import with_audio
 from server.api.errors import InvalidRequest
 from server.api.uploads import ImageUpload
 from server.jobs.models import Job, JobState
@@ -41,6 +42,7 @@ class Draft:
     parent_id: str | None = None        # extend/remix: the video this one continues or re-runs
     relation: str | None = None         # "extend" | "remix"
     workflow: dict[str, Any] = field(default_factory=dict)  # history kept on the job (server.jobs.provenance)
+    audio: ImageUpload | None = None    # a soundtrack for the post stage to mux (server.api.audio)
 
 
 def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageUpload]) -> str:
@@ -114,15 +116,20 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
             paths = {name: img.save(folder / "inputs") for name, img in draft.images.items()}
             fields = {**draft.spec, "mode": draft.mode, "seed": base_seed + i, **paths}
             resolved = resolve(GenerationSpec(**fields), service.catalog)
+            post = draft.post
+            inputs = {k: v.sha256 for k, v in sorted(draft.images.items())}
+            if draft.audio is not None:
+                post = with_audio(post, str(draft.audio.save(folder / "inputs")))
+                inputs["audio"] = draft.audio.sha256
             seconds = draft.seconds or f"{resolved.num_frames / resolved.fps:.2f}".rstrip("0").rstrip(".")
             jobs.append(Job(
                 id=job_id, seq=0, state=JobState.QUEUED, model=resolved.model,
                 spec=resolved.model_dump(mode="json"), created_at=now, priority=draft.priority,
                 seconds=seconds, metadata=draft.metadata, key_id=key_id, group_id=group_id,
-                webhook_url=draft.webhook_url, post=draft.post, parent_id=draft.parent_id,
+                webhook_url=draft.webhook_url, post=post, parent_id=draft.parent_id,
                 relation=draft.relation,
                 workflow={**draft.workflow, "take": i + 1, "takes": draft.n, "base_seed": base_seed,
-                          "inputs": {k: v.sha256 for k, v in sorted(draft.images.items())}},
+                          "inputs": inputs},
             ))
             if i == 0:
                 service.admit(resolved.model, resolved.width, resolved.height, resolved.num_frames)
