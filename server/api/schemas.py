@@ -94,6 +94,16 @@ def openai_status(state: JobState) -> str:
     return "failed" if state is JobState.CANCELLED else state.value
 
 
+def _delivered(job: Job) -> dict[str, Any]:
+    """What the post stage delivers for this job: frames, fps, size, codec, container."""
+    from server.api.post_fields import expected_output
+
+    spec = job.spec
+    frames = int(job.workflow.get("frames") or spec["num_frames"])  # an extension delivers the stitched clip
+    out = expected_output(job.post or {}, spec["width"], spec["height"], frames, spec["fps"])
+    return out | {"size": f"{out['width']}x{out['height']}"}
+
+
 def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
     """The OpenAI ``video`` object plus vidserve's fields."""
     spec = job.spec
@@ -113,7 +123,7 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "error": error,
         "remixed_from_video_id": job.parent_id if job.relation == "remix" else None,
         "seconds": job.seconds,
-        "size": job.size,
+        "size": _delivered(job)["size"] if job.post else job.size,
         "prompt": spec.get("prompt", ""),
         # vidserve's own fields
         "state": job.state.value,
@@ -131,6 +141,7 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "timestamps": {"created": job.created_at, "started": job.started_at, "completed": job.completed_at},
         # What a download is called: sorts by project, scene, shot and take (server.api.naming).
         "filename": download_name(job, "mp4"),
+        "output": _delivered(job) if job.post else None,
         "timings": job.timings,
         "worker_id": job.worker_id,
         "post": job.post,

@@ -67,6 +67,10 @@ def test_generation_with_post_delivers_what_was_asked(posted: dict[str, Any], cl
     assert info == {"frames": 17, "width": 96, "height": 160, "fps": 48.0, "codec": "h264",
                     "format": info["format"]}
     assert "mp4" in info["format"]
+    # The job object announces what the post stage delivers, not the generated size.
+    assert posted["size"] == "96x160"
+    assert posted["output"] == {"frames": 17, "fps": 48, "width": 96, "height": 160, "codec": "h264",
+                                "container": "mp4", "size": "96x160"}
     side = _content(client, job_id, "sidecar").json()
     assert side["post"]["methods"] == {"interpolate": "classical-dis-flow", "upscale": "lanczos"}
     assert side["post"]["frames_in"] == 9 and side["post"]["frames_out"] == 17
