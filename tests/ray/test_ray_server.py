@@ -68,7 +68,8 @@ def test_openai_sdk_flow_on_ray(ray_server: LiveServer, client: httpx.Client, tm
 
 def test_jobs_spread_over_nodes(client: httpx.Client) -> None:
     wait_ready(client, 2)
-    ids = [client.post("/v1/text-to-video", json={"prompt": f"boat {i}", "steps": 6}).json()["id"]
+    # 60 steps each: slow enough that jobs beyond the two workers are still queued when /metrics is read.
+    ids = [client.post("/v1/text-to-video", json={"prompt": f"boat {i}", "steps": 60}).json()["id"]
            for i in range(6)]
     # The autoscaling hint: jobs beyond the two workers wait, counted per model.
     metrics = client.get("/metrics").text

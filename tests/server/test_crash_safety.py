@@ -80,7 +80,9 @@ def test_kill_worker_mid_job_retries_and_completes(local_server: LiveServer) -> 
     engine = local_server.app.state.jobs.engine
     assert isinstance(engine, LocalEngine)
     with httpx.Client(base_url=local_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as c:
-        job = c.post("/v1/text-to-video", json={"prompt": "survive", "steps": 30}).json()
+        # Long enough (200 steps at 128x128) that the kill lands mid-denoise even on an idle machine.
+        job = c.post("/v1/text-to-video", json={"prompt": "survive", "steps": 200, "width": 128,
+                                                "height": 128}).json()
         wait_state(c, job["id"], "in_progress")
         deadline = time.monotonic() + 60
         while c.get(f"/v1/videos/{job['id']}").json()["progress"] == 0 and time.monotonic() < deadline:
