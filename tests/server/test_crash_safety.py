@@ -74,6 +74,19 @@ def local_server(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactor
     live.stop()
 
 
+def _wait_terminal_across_resets(c: httpx.Client, job_id: str) -> dict:
+    """wait_terminal, but a poll whose connection is reset is retried on a fresh connection: once in
+    a CI run a keep-alive connection was reset right after the worker kill (no server-side error was
+    logged; open item). The job outcome is what this test is about, and it is still asserted."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            return wait_terminal(c, job_id, timeout=max(1.0, deadline - time.monotonic()))
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise TimeoutError(job_id)
+
+
 def test_kill_worker_mid_job_retries_and_completes(local_server: LiveServer) -> None:
     from server.engine.local import LocalEngine
 
@@ -90,7 +103,7 @@ def test_kill_worker_mid_job_retries_and_completes(local_server: LiveServer) -> 
         pid = engine.worker_pid("worker-0")
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        done = wait_terminal(c, job["id"], timeout=120)
+        done = _wait_terminal_across_resets(c, job["id"])
         assert done["state"] == "completed", done
         assert done["attempts"] == 2
         assert engine.worker_pid("worker-0") not in (None, pid)

@@ -96,7 +96,8 @@ def test_retention_cleanup_removes_expired_jobs(client: httpx.Client, server: Li
     job = wait_terminal(client, client.post("/v1/text-to-video", json={"prompt": "old", **FAST}).json()["id"])
     assert job["expires_at"] is not None
     service = server.app.state.jobs
-    assert service.cleanup_expired(now=job["expires_at"] - 60) == 0
+    # A minute before it expires the job stays (older jobs of this shared server may go).
+    service.cleanup_expired(now=job["expires_at"] - 60)
     assert client.get(f"/v1/videos/{job['id']}").status_code == 200
     assert service.cleanup_expired(now=job["expires_at"] + 1) >= 1
     assert client.get(f"/v1/videos/{job['id']}").status_code == 404
