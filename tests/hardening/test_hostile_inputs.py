@@ -51,7 +51,7 @@ def _exif_rotated_jpeg() -> bytes:
     return buf.getvalue()
 
 
-def _err(r: httpx.Response, status: int | tuple[int, ...], param: str | None = None) -> dict[str, object]:
+def expect_error(r: httpx.Response, status: int | tuple[int, ...], param: str | None = None) -> dict[str, object]:
     statuses = (status,) if isinstance(status, int) else status
     assert r.status_code in statuses, (r.status_code, r.text[:500])
     err = r.json()["error"]
@@ -69,19 +69,19 @@ def _i2v(c: httpx.Client, data: bytes, name: str = "i.png", ctype: str = "image/
 
 def test_bad_images_get_4xx_naming_the_field(hclient: httpx.Client) -> None:
     c = hclient
-    _err(_i2v(c, _png_header_only(30_000, 30_000)), 413, "image")          # decompression bomb (header)
-    assert "pixels" in _err(_i2v(c, _png_header_only(30_000, 30_000)), 413)["message"]  # type: ignore[operator]
-    _err(_i2v(c, _png_header_only(2_000, 1_000)), 413, "image")            # over the pixel limit
-    _err(_i2v(c, b"\0" * 210_000), 413, "image")                           # over the byte limit
-    _err(_i2v(c, _img("RGB")[:70]), 400, "image")                          # truncated PNG
-    _err(_i2v(c, _img("RGB", fmt="JPEG")[:300], "t.jpg", "image/jpeg"), 400, "image")  # truncated JPEG
-    _err(_i2v(c, b""), 400, "image")                                       # zero bytes
-    _err(_i2v(c, b"%PDF-1.4 not an image", "x.pdf", "application/pdf"), 400, "image")
-    _err(_i2v(c, _img("RGB", fmt="ICO"), "x.ico"), 400, "image")           # decodable but not accepted
+    expect_error(_i2v(c, _png_header_only(30_000, 30_000)), 413, "image")          # decompression bomb (header)
+    assert "pixels" in expect_error(_i2v(c, _png_header_only(30_000, 30_000)), 413)["message"]  # type: ignore[operator]
+    expect_error(_i2v(c, _png_header_only(2_000, 1_000)), 413, "image")            # over the pixel limit
+    expect_error(_i2v(c, b"\0" * 210_000), 413, "image")                           # over the byte limit
+    expect_error(_i2v(c, _img("RGB")[:70]), 400, "image")                          # truncated PNG
+    expect_error(_i2v(c, _img("RGB", fmt="JPEG")[:300], "t.jpg", "image/jpeg"), 400, "image")  # truncated JPEG
+    expect_error(_i2v(c, b""), 400, "image")                                       # zero bytes
+    expect_error(_i2v(c, b"%PDF-1.4 not an image", "x.pdf", "application/pdf"), 400, "image")
+    expect_error(_i2v(c, _img("RGB", fmt="ICO"), "x.ico"), 400, "image")           # decodable but not accepted
     r = c.post("/v1/image-to-video", json={"prompt": "x", "image": "data:image/png;base64,AAAA===="})
-    _err(r, 400, "image")
+    expect_error(r, 400, "image")
     r = c.post("/v1/image-to-video", json={"prompt": "x", "image": "http://169.254.169.254/img.png"})
-    assert "not fetched" in _err(r, 400, "image")["message"]  # type: ignore[operator]
+    assert "not fetched" in expect_error(r, 400, "image")["message"]  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("mode,fmt", [("CMYK", "JPEG"), ("I;16", "PNG"), ("P", "PNG"), ("RGBA", "PNG"),
@@ -112,26 +112,26 @@ def test_wrong_content_types(hclient: httpx.Client) -> None:
     c = hclient
     for ctype in ("text/plain", "application/xml", "image/png", ""):
         r = c.post("/v1/text-to-video", content=b'{"prompt": "x"}', headers={"Content-Type": ctype})
-        _err(r, 415)
+        expect_error(r, 415)
     r = c.post("/v1/videos", content=b"prompt=x&size=64x64", headers={"Content-Type": "application/json"})
-    _err(r, 400)
+    expect_error(r, 400)
 
 
 def test_huge_prompts_and_strings(hclient: httpx.Client) -> None:
     c = hclient
     r = c.post("/v1/text-to-video", json={"prompt": "a" * 10 * 1024 * 1024})  # 10 MB
-    _err(r, 413)
+    expect_error(r, 413)
     r = c.post("/v1/text-to-video", data={"prompt": "a" * 10 * 1024 * 1024})
-    _err(r, (400, 413))
+    expect_error(r, (400, 413))
     r = c.post("/v1/text-to-video", json={"prompt": "b" * 30_000})
-    err = _err(r, 422, "prompt")
+    err = expect_error(r, 422, "prompt")
     assert "at most 20000 characters" in str(err["message"])
 
     def chunked() -> object:
         for _ in range(40):
             yield b'{"prompt": "' + b"c" * 100_000
     r = c.post("/v1/text-to-video", content=chunked(), headers={"Content-Type": "application/json"})  # type: ignore[arg-type]
-    _err(r, 413)
+    expect_error(r, 413)
 
 
 def test_unicode_and_nul_in_strings(hclient: httpx.Client) -> None:
@@ -146,7 +146,7 @@ def test_unicode_and_nul_in_strings(hclient: httpx.Client) -> None:
     assert [j["id"] for j in listed] == [job["id"]]
     r = c.post("/v1/text-to-video", content=b'{"prompt": "\xff\xfe bad utf8"}',
                headers={"Content-Type": "application/json"})
-    _err(r, 400)
+    expect_error(r, 400)
 
 
 @pytest.mark.parametrize("body,param", [
@@ -158,7 +158,7 @@ def test_unicode_and_nul_in_strings(hclient: httpx.Client) -> None:
 ])
 def test_bad_numbers_and_unknown_fields(hclient: httpx.Client, body: dict[str, object], param: str) -> None:
     r = hclient.post("/v1/text-to-video", json={"prompt": "x", **body})
-    _err(r, (400, 422), param)
+    expect_error(r, (400, 422), param)
 
 
 @pytest.mark.parametrize("raw,param", [
@@ -170,27 +170,27 @@ def test_bad_numbers_and_unknown_fields(hclient: httpx.Client, body: dict[str, o
 ])
 def test_non_finite_numbers_and_duplicate_json_keys(hclient: httpx.Client, raw: bytes, param: str) -> None:
     r = hclient.post("/v1/text-to-video", content=raw, headers={"Content-Type": "application/json"})
-    _err(r, 400, param)
+    expect_error(r, 400, param)
 
 
 def test_deep_nesting_and_odd_json(hclient: httpx.Client) -> None:
     for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"prompt": ' + b"[" * 50 + b"]" * 50 + b"}",
                 b"[]", b'"str"', b"null", b'{"prompt": "x", "n": 1' + b"0" * 5000 + b"}"):
         r = hclient.post("/v1/text-to-video", content=raw, headers={"Content-Type": "application/json"})
-        _err(r, (400, 413, 422))
+        expect_error(r, (400, 413, 422))
 
 
 def test_duplicated_multipart_fields(hclient: httpx.Client) -> None:
     png = _img("RGB")
     r = hclient.post("/v1/text-to-video", content=_multipart([("prompt", "a"), ("prompt", "b")]),
                      headers={"Content-Type": "multipart/form-data; boundary=BOUND"})
-    _err(r, 400, "prompt")
+    expect_error(r, 400, "prompt")
     r = hclient.post("/v1/image-to-video", data={"prompt": "x"},
                      files=[("image", ("a.png", png, "image/png")), ("image", ("b.png", png, "image/png"))])
-    _err(r, 400, "image")
+    expect_error(r, 400, "image")
     r = hclient.post("/v1/image-to-video", data={"prompt": "x"},
                      files={"image": ("a.png", png, "image/png"), "extra": ("b.png", png, "image/png")})
-    _err(r, 400, "extra")
+    expect_error(r, 400, "extra")
 
 
 def _multipart(fields: list[tuple[str, str]]) -> bytes:
@@ -204,14 +204,14 @@ def _multipart(fields: list[tuple[str, str]]) -> bytes:
 ])
 def test_path_like_ids_are_404(hclient: httpx.Client, path: str) -> None:
     r = hclient.get(path)
-    _err(r, 404)
+    expect_error(r, 404)
 
 
 def test_path_like_query_values(hclient: httpx.Client) -> None:
-    _err(hclient.get("/v1/videos", params={"after": "../../etc/passwd"}), 404)
-    _err(hclient.get("/v1/videos", params={"status": "../x"}), 400, "status")
-    _err(hclient.get("/v1/videos", params={"limit": "-1"}), 422, "limit")
-    _err(hclient.get("/v1/videos", params={"limit": "1e9"}), 422, "limit")
+    expect_error(hclient.get("/v1/videos", params={"after": "../../etc/passwd"}), 404)
+    expect_error(hclient.get("/v1/videos", params={"status": "../x"}), 400, "status")
+    expect_error(hclient.get("/v1/videos", params={"limit": "-1"}), 422, "limit")
+    expect_error(hclient.get("/v1/videos", params={"limit": "1e9"}), 422, "limit")
 
 
 def _raw(server: LiveServer) -> socket.socket:
@@ -256,10 +256,10 @@ def test_server_still_serves_after_all_that(hclient: httpx.Client) -> None:
 
 
 def test_unknown_query_parameters_are_named(hclient: httpx.Client) -> None:
-    err = _err(hclient.get("/v1/videos", params={"stauts": "failed"}), 400, "stauts")
+    err = expect_error(hclient.get("/v1/videos", params={"stauts": "failed"}), 400, "stauts")
     assert err["code"] == "unknown_parameter" and "status" in str(err["message"])
-    _err(hclient.get("/v1/videos?="), 400, "")
+    expect_error(hclient.get("/v1/videos?="), 400, "")
     assert hclient.get("/v1/videos", params={"metadata[shot]": "12", "status": "failed"}).status_code == 200
-    _err(hclient.get("/v1/models", params={"metadata[x]": "1"}), 400, "metadata[x]")
+    expect_error(hclient.get("/v1/models", params={"metadata[x]": "1"}), 400, "metadata[x]")
     # Without a valid key the answer is still 401: the names are checked only for callers with one.
     assert httpx.get(f"{hclient.base_url}/v1/videos", params={"stauts": "x"}).status_code == 401
