@@ -83,6 +83,10 @@ class JobDispatcher:
                 log.info("job %s: interrupted by shutdown; queued again", job_id)
                 self.store.update(job_id, state=JobState.QUEUED, attempts=max(0, job.attempts - 1), stage=None,
                                   progress=0, eta_seconds=None)
+        # An engine thread may still deliver events for the jobs just put back; after stop they are
+        # dropped here rather than written to a store that is about to close.
+        self.live.clear()
+        self._loop = None
 
     def wake(self) -> None:
         self._wake.set()
