@@ -111,7 +111,9 @@ class VideoGenerator:
         rs = spec if isinstance(spec, ResolvedSpec) else resolve(spec, self.catalog)
         entry = self.catalog.get(rs.model)
         assert entry is not None  # resolve() checked it
-        location = self.locator.require(rs.model)
+        # Weights adopted in memory (synthetic benchmark builds) have no folder to check.
+        held = self.cache.location_of(rs.model)
+        location = held if held is not None and held.source == "synthetic" else self.locator.require(rs.model)
         stop = should_stop or (lambda: False)
         stage = on_stage or (lambda name: None)
         if stop():

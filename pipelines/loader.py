@@ -114,6 +114,10 @@ class PipelineCache:
         return (held is not None and held.location.path == location.path
                 and order.index(held.strategy) >= order.index(strategy))
 
+    def location_of(self, model_id: str) -> WeightsLocation | None:
+        held = self._models.get(model_id)
+        return held.location if held else None
+
     def record(self, model_id: str) -> dict[str, Any]:
         held = self._models.get(model_id)
         return dict(held.record or {}) if held else {}
