@@ -144,10 +144,13 @@ def apply_memory_strategy(pipe: Any, strategy: MemoryStrategy, device: torch.dev
         for module in _transformers(pipe):
             module.enable_group_offload(onload_device=device, offload_device=torch.device("cpu"),
                                         offload_type="block_level", num_blocks_per_group=1, use_stream=True)
+        from diffusers.hooks import apply_group_offloading
+
+        # The encoders are transformers models (no enable_group_offload): the generic hook works on any module.
         for name in ("text_encoder", "image_encoder", "vae"):
             comp = getattr(pipe, name, None)
             if comp is not None:
-                comp.enable_group_offload(onload_device=device, offload_type="leaf_level", use_stream=True)
+                apply_group_offloading(comp, onload_device=device, offload_type="leaf_level", use_stream=True)
     elif rank >= order.index(MemoryStrategy.TEXT_OFFLOAD):
         pipe.enable_model_cpu_offload(device=device)
     else:

@@ -35,3 +35,17 @@ def color_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         Image.new("RGB", (80, 60), rgb).save(path)
         out[name] = path
     return out
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` skip on machines without CUDA (CI, laptops) and run on a GPU box."""
+    if not any(item.get_closest_marker("gpu") for item in items):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
