@@ -15,7 +15,7 @@ import ctypes
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from server.engine.base import (
     EngineError,
     EngineEvent,
     EventType,
-    JobCancelled,
     WorkerCrashed,
     WorkerInfo,
     WorkItem,
@@ -39,6 +38,7 @@ from server.engine.handles import (
     describe_exit,
     engine_error,
 )
+from server.engine.waiting import StateSignal, acquire_idle
 from server.engine.worker import WorkerConfig, worker_main
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class LocalEngine:
         self._cpu_threads: int | None = None
         self._waiting: dict[str, bool] = {}  # job id -> cancelled, for runs waiting for an idle worker
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed = asyncio.Event()
+        self._signal = StateSignal()
         self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -124,12 +124,12 @@ class LocalEngine:
                 log.warning("worker pid %s did not stop in %.0fs; killing it", p.process.pid, self._stop_timeout)
                 p.process.kill()
         await self._wait_exit(procs, 5.0)
-        self._notify()
+        self._signal.notify()
 
     async def wait_ready(self, count: int | None = None, timeout: float | None = None) -> bool:
         """Wait until ``count`` workers (default: all) are alive and idle; False on timeout."""
         want = len(self._workers) if count is None else count
-        return await self._wait_for(lambda: self.idle_workers() >= want, timeout)
+        return await self._signal.wait_for(lambda: self.idle_workers() >= want, timeout)
 
     # -- the Engine protocol -----------------------------------------------------------------
 
@@ -193,7 +193,7 @@ class LocalEngine:
                 return True
         if job_id in self._waiting:
             self._waiting[job_id] = True
-            self._notify()
+            self._signal.notify()
             return True
         return False
 
@@ -201,18 +201,8 @@ class LocalEngine:
 
     async def _acquire(self, item: WorkItem) -> WorkerSlot:
         model = item.spec.get("model")
-        w = self._pick(model)
-        if w is not None:
-            return w
-        self._waiting[item.job_id] = False
-        try:
-            await self._wait_for(lambda: self._waiting[item.job_id] or self._pick(model) is not None,
-                                 self._start_timeout)
-            if self._waiting[item.job_id]:
-                raise JobCancelled(f"job {item.job_id}: cancelled while waiting for a worker")
-        finally:
-            del self._waiting[item.job_id]
-        w = self._pick(model)
+        w = await acquire_idle(self._signal, lambda: self._pick(model), self._waiting, item.job_id,
+                               self._start_timeout)
         if w is None:
             raise NoIdleWorker(f"job {item.job_id}: no idle worker within {self._start_timeout:.0f}s "
                                f"({self.idle_workers()} idle of {len(self._workers)})")
@@ -292,7 +282,7 @@ class LocalEngine:
             log.error("job %s: %s (pid %s) died (%s) while running it", job_id, w.worker_id, p.process.pid, how)
             self._finish(w, exc=WorkerCrashed(f"worker {w.worker_id} on {w.plan.label} died ({how}) "
                                               f"while running job {job_id}"))
-        self._notify()
+        self._signal.notify()
         if self._stopping:
             log.info("%s: stopped (%s)", w.worker_id, how)
             return
@@ -319,10 +309,10 @@ class LocalEngine:
                 p.ready_timer.cancel()
             w.status = msg[1]
             log.info("%s: ready (pid %s, %.1fs)", w.worker_id, p.process.pid, time.monotonic() - p.started_at)
-            self._notify()
+            self._signal.notify()
         elif kind == "status":
             w.status = msg[1]
-            self._notify()
+            self._signal.notify()
         elif kind == "event":
             self._on_event(w, msg[1])
         elif kind == "failed":
@@ -357,25 +347,9 @@ class LocalEngine:
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(result)  # type: ignore[arg-type]
-        self._notify()
+        self._signal.notify()
 
     # -- helpers -----------------------------------------------------------------------------
-
-    def _notify(self) -> None:
-        # Wake everyone waiting on a state change; each re-checks its own condition.
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def _wait_for(self, pred: Callable[[], bool], timeout: float | None) -> bool:
-        loop = self._running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while not pred():
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
 
     async def _wait_exit(self, procs: list[WorkerProcess], timeout: float) -> None:
         pending = [p.exited for p in procs if not p.exited.done()]

@@ -26,6 +26,7 @@ from server.engine.base import EngineError, EngineEvent, WorkerCrashed, WorkerIn
 from server.engine.handles import describe_exit, engine_error
 from server.engine.ray_bridge import bridge_main
 from server.engine.ray_config import BridgeConfig, PoolConfig
+from server.engine.waiting import StateSignal
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class RayEngine:
         self._bridge: _Bridge | None = None
         self._jobs: dict[str, tuple[asyncio.Future[WorkResult], OnEvent]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed = asyncio.Event()
+        self._signal = StateSignal()
         self._stopping = False
         self._quick_deaths = 0
         self._restart: asyncio.TimerHandle | None = None
@@ -120,7 +121,7 @@ class RayEngine:
             log.warning("Ray bridge pid %s did not stop in %.0fs; killing it", b.process.pid, self._stop_timeout)
             b.process.kill()
             await asyncio.wait([b.exited], timeout=5.0)
-        self._notify()
+        self._signal.notify()
 
     async def wait_ready(self, count: int | None = None, timeout: float | None = None) -> bool:
         """Wait until ``count`` workers (default: all that the bridge knows of) are idle."""
@@ -130,7 +131,7 @@ class RayEngine:
                 return False
             want = len(b.workers) if count is None else count
             return self.idle_workers() >= want
-        return await self._wait_for(enough, timeout)
+        return await self._signal.wait_for(enough, timeout)
 
     # -- the Engine protocol -----------------------------------------------------------------
 
@@ -169,7 +170,7 @@ class RayEngine:
             raise
         finally:
             self._jobs.pop(item.job_id, None)
-            self._notify()
+            self._signal.notify()
 
     async def cancel(self, job_id: str) -> bool:
         b = self._bridge
@@ -223,7 +224,7 @@ class RayEngine:
         how = describe_exit(b.process.exitcode)
         b.connected, b.workers = False, []
         self._fail_all(f"the Ray bridge exited ({how}): the cluster was lost")
-        self._notify()
+        self._signal.notify()
         if self._stopping:
             log.info("Ray bridge stopped (%s)", how)
             return
@@ -247,7 +248,7 @@ class RayEngine:
             if was != self.ready():
                 log.log(logging.INFO if self.ready() else logging.WARNING, "Ray engine %s (%d of %d workers up)",
                         "ready" if self.ready() else "NOT ready", sum(1 for w in b.workers if w.alive), len(b.workers))
-            self._notify()
+            self._signal.notify()
         elif kind == "event":
             ev: EngineEvent = msg[1]
             entry = self._jobs.get(ev.job_id)
@@ -279,21 +280,6 @@ class RayEngine:
             self._finish(job_id, exc=WorkerCrashed(f"job {job_id}: {why}"))
 
     # -- helpers -----------------------------------------------------------------------------
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def _wait_for(self, pred: Callable[[], bool], timeout: float | None) -> bool:
-        loop = self._running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while not pred():
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:

@@ -25,7 +25,6 @@ from server.engine.base import (
     EngineError,
     EngineEvent,
     EventType,
-    JobCancelled,
     WorkerCrashed,
     WorkerInfo,
     WorkItem,
@@ -34,6 +33,7 @@ from server.engine.base import (
 from server.engine.handles import NoIdleWorker, engine_error
 from server.engine.ray_config import PoolConfig
 from server.engine.ray_worker import RayWorker, RayWorkerConfig
+from server.engine.waiting import StateSignal, acquire_idle
 from server.engine.worker import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class RayPool:
         self.slots: list[ActorSlot] = []
         self._actor_cls: Any = None
         self._waiting: dict[str, bool] = {}   # job id -> cancelled, for runs waiting for a worker
-        self._changed = asyncio.Event()
+        self._signal = StateSignal()
         self._listeners: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -215,18 +215,8 @@ class RayPool:
 
     async def _acquire(self, item: WorkItem) -> ActorSlot:
         model = item.spec.get("model")
-        slot = self._pick(model)
-        if slot is not None:
-            return slot
-        self._waiting[item.job_id] = False
-        try:
-            await self._wait_for(lambda: self._waiting[item.job_id] or self._pick(model) is not None,
-                                 self.cfg.acquire_timeout_s)
-            if self._waiting[item.job_id]:
-                raise JobCancelled(f"job {item.job_id}: cancelled while waiting for a worker")
-        finally:
-            del self._waiting[item.job_id]
-        slot = self._pick(model)
+        slot = await acquire_idle(self._signal, lambda: self._pick(model), self._waiting, item.job_id,
+                                  self.cfg.acquire_timeout_s)
         if slot is None:
             raise NoIdleWorker(f"job {item.job_id}: no idle Ray worker within {self.cfg.acquire_timeout_s:.0f}s "
                                f"({self.idle_workers()} idle of {len(self.slots)})")
@@ -327,21 +317,9 @@ class RayPool:
         task.add_done_callback(self._tasks.discard)
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._signal.notify()
         for listener in self._listeners:
             try:
                 listener()
             except Exception:
                 log.exception("pool listener failed")
-
-    async def _wait_for(self, pred: Callable[[], bool], timeout: float | None) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while not pred():
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
