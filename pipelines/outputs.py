@@ -52,11 +52,26 @@ def write_outputs(result: VideoResult, video_path: Path, extra: dict[str, Any] |
     data["spritesheet"] = layout
     if extra:
         data.update(extra)
-    side = sidecar_path(video_path)
+    side = write_sidecar(video_path, data)
+    return OutputFiles(video_path, thumb, last, side, spritesheet=sheet)
+
+
+def write_sidecar(video: Path, data: dict[str, Any]) -> Path:
+    """Write the sidecar beside ``video`` atomically: readers never see half a JSON file."""
+    side = sidecar_path(video)
     tmp = side.with_name(side.name + ".part")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     tmp.replace(side)
-    return OutputFiles(video_path, thumb, last, side, spritesheet=sheet)
+    return side
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in chunks (a long 4K video need not fit in memory)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dict[str, Any]:
@@ -95,7 +110,7 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
             "fps": result.fps,
             "codec": "h264",
             "bytes": video_path.stat().st_size,
-            "sha256": hashlib.sha256(video_path.read_bytes()).hexdigest(),
+            "sha256": file_sha256(video_path),
             # The decoded-before-encoding frames (uint8 RGB): reproducible where the encoded file's
             # bytes may not be, so a replay can be checked exactly.
             "frames_sha256": hashlib.sha256(np.ascontiguousarray(f).tobytes()).hexdigest(),

@@ -6,13 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size={text!r}: expected WIDTHxHEIGHT") from None
+from server.cli_generate import parse_size
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bsub = p.add_subparsers(dest="bench_command", required=True)
     pl = bsub.add_parser("pipeline", help="per-stage times, memory, MFU; side by side with plain diffusers")
     pl.add_argument("--model", required=True)
-    pl.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the model's)")
+    pl.add_argument("--size", type=parse_size, help="WIDTHxHEIGHT (default: the model's)")
     pl.add_argument("--frames", type=int)
     pl.add_argument("--steps", type=int)
     pl.add_argument("--runs", type=int, default=2, help="measured run pairs (after one warm-up)")

@@ -12,7 +12,7 @@ from pipelines.spec import GenerationSpec
 from server.settings import Settings
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = text.lower().split("x")
         return int(w), int(h)
@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", type=Path, help="first frame (image-to-video)")
     p.add_argument("--last-image", type=Path, help="last frame (first+last-frame)")
     p.add_argument("--mode", choices=["text-to-video", "image-to-video", "first-last-frame"])
-    p.add_argument("--size", type=_size, help="WIDTHxHEIGHT")
+    p.add_argument("--size", type=parse_size, help="WIDTHxHEIGHT")
     p.add_argument("--frames", type=int)
     p.add_argument("--fps", type=int)
     p.add_argument("--steps", type=int)

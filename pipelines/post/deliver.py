@@ -13,7 +13,6 @@ Two entry points, both torch-free here (``run_post`` imports models only for the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import av
 import numpy as np
 
 from pipelines.encode import encode_mp4
-from pipelines.outputs import OutputFiles, build_sidecar, sidecar_path
+from pipelines.outputs import OutputFiles, build_sidecar, file_sha256, write_sidecar
 from pipelines.post.companions import Companions
 from pipelines.post.run import PostResult, read_video, run_post
 from pipelines.post.spec import PostSpec, resolve_codec_container
@@ -103,7 +102,7 @@ def write_repost_outputs(
         # provenance of the frames: the generation that made them, as its own sidecar recorded it
         src = json.loads(source_sidecar.read_text())
         data.update({k: src[k] for k in ("spec", "seed", "model", "device", "environment") if k in src})
-    data["generated"] = {"file": source.name, "frames": n, "fps": float(fps), "sha256": _sha256(source)}
+    data["generated"] = {"file": source.name, "frames": n, "fps": float(fps), "sha256": file_sha256(source)}
     return _finish(video, post, comp, data, extra, source)
 
 
@@ -133,21 +132,10 @@ def _finish(video: Path, post: PostResult, comp: Companions, data: dict[str, Any
     data["output"] = {
         "file": video.name, "frames": post.frames_out, "width": post.size_out[0], "height": post.size_out[1],
         "fps": post.fps_out, "codec": post.codec, "container": post.container,
-        "bytes": video.stat().st_size, "sha256": _sha256(video),
+        "bytes": video.stat().st_size, "sha256": file_sha256(video),
     }
     data.setdefault("timings", {}).update({f"post_{k}": v for k, v in post.timings.items()})
     if extra:
         data.update(extra)
-    side = sidecar_path(video)
-    tmp = side.with_name(side.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(side)
+    side = write_sidecar(video, data)
     return OutputFiles(video, thumb, last, side, spritesheet=sheet, generated=generated)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):  # streamed: a 4K delivery can be GBs
-            h.update(block)
-    return h.hexdigest()
