@@ -68,9 +68,10 @@ def test_openai_sdk_flow_on_ray(ray_server: LiveServer, client: httpx.Client, tm
 
 def test_jobs_spread_over_nodes(client: httpx.Client) -> None:
     wait_ready(client, 2)
-    # 60 steps each: slow enough that jobs beyond the two workers are still queued when /metrics is read.
-    ids = [client.post("/v1/text-to-video", json={"prompt": f"boat {i}", "steps": 60}).json()["id"]
-           for i in range(6)]
+    # One request for six takes: all six are queued at once (separate POSTs let each tiny job finish
+    # before the next arrives), so four are still waiting when /metrics is read.
+    resp = client.post("/v1/text-to-video", json={"prompt": "boats", "steps": 60, "n": 6})
+    ids = [v["id"] for v in resp.json()["data"]]
     # The autoscaling hint: jobs beyond the two workers wait, counted per model.
     metrics = client.get("/metrics").text
     depth = [line for line in metrics.splitlines() if line.startswith('vidserve_queue_depth_by_model{model="tiny-ltx')]
