@@ -42,7 +42,8 @@ def _start(data: Path, weights: Path) -> tuple[subprocess.Popen[bytes], httpx.Cl
 def test_sigkill_server_then_restart_loses_nothing(tiny_weights_dir: Path, tmp_path: Path) -> None:
     proc, client = _start(tmp_path, tiny_weights_dir)
     try:
-        running = client.post("/v1/text-to-video", json={"prompt": "interrupted", "steps": 40}).json()
+        long_job = {"prompt": "interrupted", "steps": 200, "width": 128, "height": 128}  # still running at the kill
+        running = client.post("/v1/text-to-video", json=long_job).json()
         queued = [client.post("/v1/text-to-video", json={"prompt": f"waiting {i}", **FAST}).json() for i in range(2)]
         wait_state(client, running["id"], "in_progress")
         deadline = time.monotonic() + 30
