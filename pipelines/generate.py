@@ -19,6 +19,7 @@ from pipelines.images import load_fitted
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
 from pipelines.loras import apply_loras
 from pipelines.memory import MemoryStrategy, plan_memory
+from pipelines.parallel import ContextParallel
 from pipelines.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
 from pipelines.weights import WeightsLocation, WeightsLocator
 
@@ -64,12 +65,17 @@ class VideoGenerator:
         compile: bool = False,
         memory_strategy: MemoryStrategy | None = None,
         cfg_batch: bool = True,
+        context_parallel: ContextParallel | None = None,
     ) -> None:
         self.locator = locator
         self.catalog = catalog or locator.catalog or default_catalog()
         self.device = pick_device(device)
         self.dtype = pick_dtype(self.device, dtype)
-        self.cache = PipelineCache(self.device, self.dtype, max_models, LoadOptions(attention, compile))
+        # Several ranks per job (pipelines.parallel): every rank builds its generator with the same
+        # settings and calls generate() with the same spec; torch.distributed must be initialised.
+        self.context_parallel = context_parallel
+        self.cache = PipelineCache(self.device, self.dtype, max_models,
+                                   LoadOptions(attention, compile, context_parallel))
         # None: the whole device's memory on a GPU (no planning on a CPU).
         self.memory_budget_bytes = memory_budget_bytes
         # A floor on the planner's choice (e.g. always store weights in fp8), from settings.
@@ -115,6 +121,10 @@ class VideoGenerator:
         held = self.cache.location_of(rs.model)
         location = held if held is not None and held.source == "synthetic" else self.locator.require(rs.model)
         stop = should_stop or (lambda: False)
+        if self.context_parallel is not None:
+            from pipelines.parallel import agreed
+
+            stop = agreed(stop, self.device)  # every rank leaves the loop at the same step
         stage = on_stage or (lambda name: None)
         if stop():
             raise GenerationCancelled(0, rs.steps)
@@ -137,8 +147,10 @@ class VideoGenerator:
                 timings["lora_s"] = time.perf_counter() - t_lora
             from pipelines.speed import set_speed_level
 
+            speed = self._speed_for(rs)
             optimizations = self.cache.record(entry.id) | {
-                "speed": set_speed_level(pipe, entry, rs.speed, rs.steps),
+                "speed": set_speed_level(pipe, entry, speed, rs.steps)
+                | ({"requested": rs.speed.value} if speed is not rs.speed else {}),
                 "memory_plan": {"strategy": strategy.value, "estimate_bytes": plan.estimate.total_bytes,
                                 "budget_bytes": self.budget_bytes(), "fits": plan.fits},
             }
@@ -200,6 +212,14 @@ class VideoGenerator:
                  rs.num_frames, timings["total_s"])
         return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
                            timings, steps, peak, optimizations)
+
+    def _speed_for(self, rs: ResolvedSpec) -> SpeedLevel:
+        """Step caching decides per rank, on that rank's shard, whether to skip a step's blocks;
+        ranks that decide differently wait on each other forever. A context-parallel group runs exact."""
+        if self.context_parallel is not None and rs.speed is not SpeedLevel.EXACT:
+            log.warning("speed=%s is not available with context parallelism; running exact", rs.speed.value)
+            return SpeedLevel.EXACT
+        return rs.speed
 
     def _arm_cfg_batch(self, pipe: Any, entry: Any, rs: ResolvedSpec, strategy: MemoryStrategy,
                        embeds: dict[str, Any]) -> list[Any]:

@@ -20,6 +20,7 @@ import transformers
 from pipelines.catalog import Family, Mode, ModelEntry
 from pipelines.errors import ModelUnavailable
 from pipelines.memory import MemoryStrategy
+from pipelines.parallel import ContextParallel
 from pipelines.weights import WeightsLocation
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class LoadOptions:
 
     attention: str | None = None  # None or "auto": the best backend that passes its self-check
     compile: bool = False         # regional torch.compile of the repeated transformer blocks
+    # Split each job's sequence across a torch.distributed group (pipelines.parallel); None = one device.
+    context_parallel: ContextParallel | None = None
 
 
 @dataclass
@@ -87,7 +90,15 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
         raise ModelUnavailable(entry.id, f"could not load weights at {location.path}: {exc}", location.path) from exc
     pipe.set_progress_bar_config(disable=True)
     record: dict[str, Any] = {"memory_strategy": apply_memory_strategy(pipe, strategy, device, dtype)}
-    record["attention_backend"] = apply_attention_backend(pipe, device, dtype, options.attention)
+    cp = options.context_parallel
+    try:
+        record["attention_backend"] = apply_attention_backend(pipe, device, dtype, options.attention, cp)
+        if cp is not None:
+            from pipelines.parallel import enable
+
+            record["context_parallel"] = enable(pipe, cp, record["attention_backend"])
+    except ValueError as exc:  # e.g. ring attention asked for where no kernel can run it
+        raise ModelUnavailable(entry.id, f"cannot set up {entry.id} on {device}: {exc}", location.path) from exc
     record["compiled"] = compile_blocks(pipe) if options.compile else False
     return pipe, record
 

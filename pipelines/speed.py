@@ -12,6 +12,7 @@ import torch
 
 from pipelines.catalog import Family, ModelEntry
 from pipelines.memory import MemoryStrategy
+from pipelines.parallel import ContextParallel
 from pipelines.spec import SpeedLevel
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,20 @@ def _self_check(backend: str, device: torch.device, dtype: torch.dtype) -> bool:
 
 
 def apply_attention_backend(pipe: Any, device: torch.device, dtype: torch.dtype,
-                            preferred: str | None = None) -> str:
-    """Set the first backend that passes its self-check (``preferred`` first when given)."""
+                            preferred: str | None = None, cp: ContextParallel | None = None) -> str:
+    """Set the first backend that passes its self-check (``preferred`` first when given). With
+    context parallelism, only backends diffusers can run context-parallel in that kind."""
     candidates = attention_candidates(device)
     if preferred and preferred != "auto":
         candidates = [preferred] + [c for c in candidates if c != preferred]
+    if cp is not None:
+        from pipelines.parallel import backend_supports
+
+        usable = [c for c in candidates if backend_supports(c, cp)]
+        if not usable:
+            raise ValueError(f"no attention backend on {device.type} can run {cp.kind} context parallelism "
+                             f"(tried {', '.join(candidates)}); ring needs flash, cuDNN or sage attention on a GPU")
+        candidates = usable
     for backend in candidates:
         if backend == "native" or _self_check(backend, device, dtype):
             for module in _transformers(pipe):
@@ -78,7 +88,9 @@ def apply_attention_backend(pipe: Any, device: torch.device, dtype: torch.dtype,
             if preferred not in (None, "auto", backend):
                 log.warning("attention backend %s unavailable; using %s", preferred, backend)
             return backend
-    return "native"
+    # Only reachable with context parallelism ("native" is always a candidate otherwise).
+    raise ValueError(f"no attention backend passed its self-check for {cp.kind if cp else ''} context parallelism "
+                     f"(tried {', '.join(candidates)})")
 
 
 # ---------------------------------------------------------------- regional compile

@@ -1,0 +1,143 @@
+"""Context parallelism on the CPU: two gloo ranks split one job's sequence through diffusers'
+``enable_parallelism`` and must produce the single-process video. GPU runs (NCCL, ring attention)
+are in tests/gpu."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.errors import ModelUnavailable
+from pipelines.generate import VideoGenerator
+from pipelines.parallel import ContextParallel, free_port_init_method
+from pipelines.spec import GenerationSpec
+from pipelines.weights import WeightsLocator
+
+SPECS: list[dict[str, Any]] = [
+    {"model": "tiny-wan2.1-t2v", "prompt": "a red fox", "seed": 3, "steps": 3},
+    {"model": "tiny-wan2.2-t2v-a14b", "prompt": "two experts", "seed": 4, "steps": 4},
+    {"model": "tiny-ltx-video", "prompt": "a boat", "seed": 5, "steps": 3},
+    # step caching would desynchronise the ranks: the group runs it exact
+    {"model": "tiny-wan2.1-t2v", "prompt": "a red fox", "seed": 3, "steps": 3, "speed": "fast"},
+]
+STOP_AT = 2  # a cancel that only rank 0 sees, at this step
+
+
+def _run(gen: VideoGenerator, spec: dict[str, Any]) -> dict[str, Any]:
+    """Generate, and count the tokens the first transformer block saw (the shard, under context parallelism)."""
+    entry = gen.catalog.get(spec["model"])
+    assert entry is not None
+    pipe, _ = gen.cache.get(entry, gen.locator.require(entry.id), entry.modes[0])
+    blocks = getattr(pipe.transformer, "blocks", None) or pipe.transformer.transformer_blocks
+    seen: list[int] = []
+    # Inside the block: diffusers splits the sequence in a hook that wraps the block's forward.
+    hook = blocks[0].norm1.register_forward_pre_hook(lambda _m, args: seen.append(int(args[0].shape[1])))
+    try:
+        res = gen.generate(GenerationSpec(**spec))
+    finally:
+        hook.remove()
+    return {"frames": res.frames, "tokens": seen[0], "optimizations": res.optimizations}
+
+
+def _rank_main(rank: int, world: int, init: str, weights: str, out: Any) -> None:
+    from pipelines.errors import GenerationCancelled
+    from pipelines.parallel import init_group, leave_group
+
+    torch.set_num_threads(1)
+    init_group(rank, world, init, torch.device("cpu"))
+    try:
+        gen = VideoGenerator(WeightsLocator(Path(weights)), device="cpu", context_parallel=ContextParallel(world))
+        results = [_run(gen, spec) for spec in SPECS]
+        steps: list[int] = []
+        try:
+            gen.generate(GenerationSpec(**SPECS[0]), on_step=lambda i, n: steps.append(i),
+                         should_stop=lambda: rank == 0 and len(steps) >= STOP_AT)
+            cancelled: Any = None
+        except GenerationCancelled as exc:
+            cancelled = exc.message
+        # The group goes on serving after a cancel.
+        after = _run(gen, SPECS[0])
+        out.put((rank, {"results": results, "cancelled": cancelled, "steps": steps, "after": after}))
+    except Exception as exc:  # reported, so the test fails with the reason instead of a timeout
+        import traceback
+
+        out.put((rank, {"error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"}))
+    finally:
+        leave_group()
+
+
+@pytest.fixture(scope="module")
+def group_run(tiny_weights_dir: Path) -> dict[int, dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    init = free_port_init_method()
+    procs = [ctx.Process(target=_rank_main, args=(r, 2, init, str(tiny_weights_dir), out)) for r in range(2)]
+    for p in procs:
+        p.start()
+    got = dict(out.get(timeout=300) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    for rank, res in got.items():
+        assert "error" not in res, f"rank {rank}: {res['error']}"
+    return got
+
+
+@pytest.fixture(scope="module")
+def single_run(tiny_weights_dir: Path) -> list[dict[str, Any]]:
+    gen = VideoGenerator(WeightsLocator(tiny_weights_dir), device="cpu")
+    return [_run(gen, spec) for spec in SPECS[:3]]
+
+
+@pytest.mark.parametrize("i", range(3), ids=[s["model"] for s in SPECS[:3]])
+def test_two_ranks_make_the_single_process_video_from_half_the_tokens(
+        group_run: dict[int, dict[str, Any]], single_run: list[dict[str, Any]], i: int) -> None:
+    single = single_run[i]
+    for rank in (0, 1):
+        got = group_run[rank]["results"][i]
+        # Each rank's transformer saw half the sequence: the split really happened.
+        assert got["tokens"] * 2 == single["tokens"], (rank, got["tokens"], single["tokens"])
+        diff = np.abs(got["frames"].astype(int) - single["frames"].astype(int))
+        assert diff.max() <= 1, f"rank {rank}: frames differ by up to {diff.max()} levels"
+        assert got["optimizations"]["context_parallel"] == {"kind": "ulysses", "degree": 2, "rank": rank}
+        assert got["optimizations"]["attention_backend"] == "native"
+
+
+def test_step_caching_is_off_in_a_group_and_the_record_says_so(group_run: dict[int, dict[str, Any]],
+                                                               single_run: list[dict[str, Any]]) -> None:
+    speed = group_run[0]["results"][3]["optimizations"]["speed"]
+    assert speed["level"] == "exact" and speed["requested"] == "fast" and speed["cache"] is None
+    np.testing.assert_array_equal(group_run[0]["results"][3]["frames"], single_run[0]["frames"])
+
+
+def test_a_cancel_seen_by_rank_0_stops_every_rank_at_the_same_step(group_run: dict[int, dict[str, Any]],
+                                                                   single_run: list[dict[str, Any]]) -> None:
+    for rank in (0, 1):
+        assert group_run[rank]["cancelled"] is not None, f"rank {rank} was not cancelled"
+        assert group_run[rank]["steps"] == list(range(1, STOP_AT + 1)), (rank, group_run[rank]["steps"])
+        assert f"after step {STOP_AT} of" in group_run[rank]["cancelled"]
+        np.testing.assert_array_equal(group_run[rank]["after"]["frames"], single_run[0]["frames"])
+
+
+def test_ring_attention_on_a_cpu_is_refused_with_the_reason(tiny_weights_dir: Path) -> None:
+    from pipelines.parallel import init_group, leave_group
+
+    # A one-rank group is enough: the backend check comes before the group size is looked at.
+    init_group(0, 1, free_port_init_method(), torch.device("cpu"))
+    try:
+        gen = VideoGenerator(WeightsLocator(tiny_weights_dir), device="cpu",
+                             context_parallel=ContextParallel(2, "ring"))
+        with pytest.raises(ModelUnavailable, match="ring needs flash, cuDNN or sage"):
+            gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="x", steps=1))
+    finally:
+        leave_group()
+
+
+@pytest.mark.parametrize(("degree", "kind", "match"), [(1, "ulysses", "at least 2"), (2, "tree", "tree")])
+def test_bad_group_settings_name_the_value(degree: int, kind: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ContextParallel(degree, kind)
