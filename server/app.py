@@ -53,6 +53,9 @@ def generator_options(settings: Settings) -> dict[str, Any]:
 
 def make_engine(settings: Settings) -> Engine:
     """The engine named by ``settings.engine``, imported only when chosen."""
+    if settings.context_parallel > 1 and settings.engine != "local":
+        raise ValueError(f"context_parallel={settings.context_parallel} needs engine='local' "
+                         f"(engine={settings.engine!r} runs one device per worker)")
     if settings.engine == "inprocess":
         from server.engine.inprocess import InProcessEngine
 
@@ -62,7 +65,9 @@ def make_engine(settings: Settings) -> Engine:
         from server.engine.local import LocalEngine
 
         return LocalEngine(settings.weights_dir, dict(settings.model_paths), local_devices(settings), settings.dtype,
-                           preload=list(settings.preload_models), generator_options=generator_options(settings))
+                           preload=list(settings.preload_models), generator_options=generator_options(settings),
+                           context_parallel=settings.context_parallel,
+                           context_parallel_kind=settings.context_parallel_kind)
     if settings.engine == "ray":
         from server.engine.ray_engine import RayEngine
 

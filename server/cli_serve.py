@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 # Flag name -> Settings field; only flags actually given override the settings.
 _OVERRIDES = ("host", "port", "data_dir", "weights_dir", "engine", "workers", "device", "default_model",
-              "queue_max", "retention_hours", "ray_address", "ray_resource")
+              "queue_max", "retention_hours", "ray_address", "ray_resource", "context_parallel",
+              "context_parallel_kind")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -34,6 +35,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--ray-resource", default=None, help="what each Ray worker reserves: GPU (default) or a "
                    "custom resource name")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: one worker per GPU)")
+    p.add_argument("--context-parallel", type=int, default=None, metavar="N",
+                   help="GPUs per worker: each job runs across N GPUs (diffusers context parallelism; default 1)")
+    p.add_argument("--context-parallel-kind", choices=("ulysses", "ring"), default=None,
+                   help="ulysses (default; attention heads must divide by N) or ring (flash/cuDNN/sage attention)")
     p.add_argument("--default-model", default=None)
     p.add_argument("--queue-max", type=int, default=None)
     p.add_argument("--retention-hours", type=float, default=None)

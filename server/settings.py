@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     compile: bool = False  # regional torch.compile of the transformer blocks (slow first load)
     memory_budget_gb: float | None = None  # per worker; default: the GPU's memory
     memory_strategy: str | None = None  # a floor on the planner's choice, e.g. "layerwise_fp8"
+    # Devices per worker (local engine): >1 runs each job across that many GPUs with diffusers
+    # context parallelism ("ulysses": heads split, any backend; "ring": needs flash/cuDNN/sage).
+    context_parallel: int = Field(default=1, ge=1, le=64)
+    context_parallel_kind: str = Field(default="ulysses", pattern="^(ulysses|ring)$")
 
     # --- server (vidserve serve) ---
     host: str = "127.0.0.1"

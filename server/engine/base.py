@@ -105,6 +105,8 @@ class WorkerInfo:
     loaded_models: list[str]
     memory_total_bytes: int | None
     memory_free_bytes: int | None
+    # A context-parallel worker's processes, rank 0 first; empty for a one-device worker.
+    rank_pids: list[int] = field(default_factory=list)
 
 
 class Engine(Protocol):

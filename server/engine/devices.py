@@ -20,6 +20,7 @@ class DevicePlan:
     label: str                 # what operators see: "cuda:0", "cpu"
     device: str                # what the child passes to VideoGenerator: "cuda" or "cpu"
     cuda_visible_devices: str  # the child's CUDA_VISIBLE_DEVICES; "" hides every GPU
+    ranks: int = 1             # devices the worker runs each job across (context parallelism)
 
 
 def visible_gpus(env: Mapping[str, str] | None = None, smi_output: str | None = None) -> list[str]:
@@ -75,9 +76,26 @@ def plan_devices(devices: list[str] | None, gpus: list[str]) -> list[DevicePlan]
     return plans
 
 
+def group_devices(plans: list[DevicePlan], size: int) -> list[DevicePlan]:
+    """Workers of ``size`` devices each, for context parallelism: consecutive GPUs form one worker
+    ("cuda:0+1", CUDA_VISIBLE_DEVICES="0,1"); a CPU worker runs ``size`` CPU ranks."""
+    if size == 1:
+        return plans
+    gpus = [p for p in plans if p.device == "cuda"]
+    if gpus and len(gpus) % size:
+        raise ValueError(f"context_parallel={size} but {len(gpus)} GPU(s) were given to the workers: use a multiple "
+                         f"of {size} (CUDA_VISIBLE_DEVICES or devices), or context_parallel=1")
+    out = [DevicePlan(f"cpu x{size}", p.device, "", size) for p in plans if p.device == "cpu"]
+    for i in range(0, len(gpus), size):
+        chunk = gpus[i:i + size]
+        indices = "+".join(p.label.removeprefix("cuda:") for p in chunk)
+        out.append(DevicePlan(f"cuda:{indices}", "cuda", ",".join(p.cuda_visible_devices for p in chunk), size))
+    return out
+
+
 def cpu_threads_per_worker(plans: list[DevicePlan], cpu_count: int | None = None) -> int | None:
     """Split the cores between CPU workers so they do not each grab all of them; None = torch default."""
-    n_cpu = sum(1 for p in plans if p.device == "cpu")
+    n_cpu = sum(p.ranks for p in plans if p.device == "cpu")
     if n_cpu <= 1:
         return None
     return max(1, (cpu_count or os.cpu_count() or 1) // n_cpu)

@@ -28,7 +28,7 @@ from server.engine.base import (
     WorkItem,
     WorkResult,
 )
-from server.engine.devices import cpu_threads_per_worker, plan_devices, visible_gpus
+from server.engine.devices import cpu_threads_per_worker, group_devices, plan_devices, visible_gpus
 from server.engine.handles import (
     NoIdleWorker,
     OnEvent,
@@ -64,8 +64,13 @@ class LocalEngine:
         stop_timeout: float = 10.0,
         log_level: int | None = None,
         generator_options: dict[str, Any] | None = None,
+        context_parallel: int = 1,
+        context_parallel_kind: str = "ulysses",
     ) -> None:
         self._generator_options = dict(generator_options or {})
+        # >1: each worker owns that many devices and runs a job across all of them.
+        self._context_parallel = context_parallel
+        self._context_parallel_kind = context_parallel_kind
         self._weights_dir = Path(weights_dir)
         self._model_paths = {k: Path(v) for k, v in (model_paths or {}).items()}
         self._devices = list(devices) if devices is not None else None
@@ -94,7 +99,7 @@ class LocalEngine:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         gpus = await asyncio.to_thread(visible_gpus) if self._devices is None else visible_gpus()
-        plans = plan_devices(self._devices, gpus)
+        plans = group_devices(plan_devices(self._devices, gpus), self._context_parallel)
         self._cpu_threads = cpu_threads_per_worker(plans)
         self._workers = [WorkerSlot(f"worker-{i}", plan) for i, plan in enumerate(plans)]
         log.info("starting %d worker(s): %s", len(plans), ", ".join(p.label for p in plans))
@@ -150,6 +155,7 @@ class LocalEngine:
                 loaded_models=list(w.status.get("loaded_models", [])) if w.alive else [],
                 memory_total_bytes=w.status.get("memory_total_bytes") if w.alive else None,
                 memory_free_bytes=w.status.get("memory_free_bytes") if w.alive else None,
+                rank_pids=list(w.status.get("group_pids", [])) if w.alive else [],
             )
             for w in self._workers
         ]
@@ -228,7 +234,8 @@ class LocalEngine:
             weights_dir=self._weights_dir, model_paths=self._model_paths, dtype=self._dtype,
             max_models=self._max_models, preload=self._preload,
             cpu_threads=self._cpu_threads if w.plan.device == "cpu" else None, log_level=self._log_level,
-            generator_options=self._generator_options,
+            generator_options=self._generator_options, context_parallel=w.plan.ranks,
+            context_parallel_kind=self._context_parallel_kind,
         )
         process = self._ctx.Process(target=worker_main, args=(cfg, child_conn, cancel),
                                     name=f"vidserve-{w.worker_id}", daemon=True)

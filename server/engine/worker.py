@@ -24,7 +24,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,6 +60,9 @@ class WorkerConfig:
     # Extra VideoGenerator arguments (attention, compile, memory_budget_bytes, memory_strategy).
     generator_options: dict[str, Any] = field(default_factory=dict)
     log_level: int = logging.INFO
+    # >1: this worker owns that many devices and runs each job across all of them (server.engine.group).
+    context_parallel: int = 1
+    context_parallel_kind: str = "ulysses"
 
 
 class _JobFilter(logging.Filter):
@@ -101,38 +104,61 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
 
 
 def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: _JobFilter) -> None:
-    import torch
+    from server.engine.group import BREAKING_FAILURES, RankGroup, make_generator
 
-    from pipelines.generate import VideoGenerator
-    from pipelines.weights import WeightsLocator
-
-    if cfg.cpu_threads and cfg.device == "cpu":
-        # Several CPU workers on one machine would otherwise each grab every core.
-        torch.set_num_threads(cfg.cpu_threads)
-    locator = WeightsLocator(cfg.weights_dir, cfg.model_paths)
-    gen = VideoGenerator(locator, device=cfg.device, dtype=cfg.dtype, max_models=cfg.max_models,
-                         **cfg.generator_options)
+    # A multi-device worker: the other ranks start and join first (the model load needs them).
+    group = RankGroup(cfg) if cfg.context_parallel > 1 else None
+    gen = make_generator(cfg, 0)
     log.info("ready on %s (%s)", gen.device, str(gen.dtype).removeprefix("torch."))
-    conn.send(("ready", _status(gen)))
+    conn.send(("ready", _status(gen, group)))
     # After "ready", not before: loading a large model can take minutes, and a job sent meanwhile
     # simply waits in the pipe (and gets the model warm).
     for model in cfg.preload:
+        if group is not None:
+            group.tell(("preload", model))
         preload_model(gen, model)
-        conn.send(("status", _status(gen)))
+        conn.send(("status", _status(gen, group)))
     while True:
+        if group is not None and conn not in wait([conn, *group.sentinels()]):
+            _group_intact(group)  # logs which rank died
+            return  # no job is lost: the engine restarts the group before sending the next one
         msg = conn.recv()
         if msg[0] == "stop":
             log.info("stop requested; worker exiting")
+            if group is not None:
+                group.tell(("stop",))
             return
         if msg[0] == "run":
-            job_filter.job_id = msg[1].job_id
+            item: WorkItem = msg[1]
+            if group is not None and not _group_intact(group):
+                return  # before taking the job: the engine fails it as a crash and restarts the group
+            if group is not None and item.source_frames is None:
+                group.tell(("generate", item.spec))
+            job_filter.job_id = item.job_id
             try:
-                _run_one(cfg, gen, msg[1], conn, cancel)
+                failure = _run_one(cfg, gen, item, conn, cancel, group)
+            except _GroupBroken:
+                return  # the engine sees this worker die with the job: a retryable crash
             finally:
                 job_filter.job_id = None
-            conn.send(("status", _status(gen)))
+            conn.send(("status", _status(gen, group)))
+            if group is not None and (failure in BREAKING_FAILURES or not _group_intact(group)):
+                log.error("job %s failed (%s) in a context-parallel group; restarting the group", item.job_id,
+                          failure)
+                return
         else:
             log.warning("ignoring unknown message %r", msg[0])
+
+
+class _GroupBroken(Exception):
+    """A rank of this worker's group died during the job."""
+
+
+def _group_intact(group: Any, wait_s: float = 0.0) -> bool:
+    dead = group.dead_ranks(wait_s)
+    if dead:
+        log.error("rank(s) %s of this worker's group died; exiting so the group restarts", dead)
+    return not dead
 
 
 def preload_model(gen: VideoGenerator, model: str) -> None:
@@ -144,7 +170,10 @@ def preload_model(gen: VideoGenerator, model: str) -> None:
         log.warning("preload %s failed: %s", model, exc)
 
 
-def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Connection, cancel: CancelFlag) -> None:
+def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Connection,
+             cancel: CancelFlag, group: Any = None) -> str | None:
+    """Run one item and report it; returns the failure code, None on success. Raises
+    _GroupBroken instead of reporting a failure that a dead rank of the group caused."""
     job = item.job_id
 
     def emit(kind: EventType, data: dict[str, Any]) -> None:
@@ -158,6 +187,8 @@ def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Conne
         raise  # the parent is gone: not a job failure
     except Exception as exc:
         code, message = classify_failure(exc)
+        if group is not None and code == "internal" and not _group_intact(group, wait_s=2.0):
+            raise _GroupBroken from exc  # a collective failed because a rank died
         if code == "internal":
             log.error("job %s: failed\n%s", job, traceback.format_exc())
         else:
@@ -165,9 +196,10 @@ def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Conne
         if code == "out_of_memory":
             _free_memory(gen)
         conn.send(("failed", job, code, message))
-        return
+        return code
     emit(EventType.COMPLETED, asdict(result))
     log.info("job %s: completed in %.2fs", job, result.timings.get("total_s", 0.0))
+    return None
 
 
 def run_item(
@@ -181,7 +213,7 @@ def run_item(
 
     if item.source_frames is not None:
         return repost_result(gen, item, worker_id, emit, should_stop)  # frames exist: post stage only
-    spec = _recheck(item.spec)
+    spec = recheck(item.spec)
     last = [time.perf_counter()]
 
     def on_stage(name: str) -> None:
@@ -214,7 +246,7 @@ def run_item(
     )
 
 
-def _recheck(raw: dict[str, Any]) -> ResolvedSpec:
+def recheck(raw: dict[str, Any]) -> ResolvedSpec:
     """The job layer resolved the spec at the edge; check it again here because a bad value that
     slipped through (or a stale queued job after a catalog change) must fail as invalid input,
     not as a shape error deep inside diffusers."""
@@ -272,11 +304,14 @@ def _free_memory(gen: VideoGenerator) -> None:
         torch.cuda.empty_cache()
 
 
-def _status(gen: VideoGenerator) -> dict[str, Any]:
+def _status(gen: VideoGenerator, group: Any = None) -> dict[str, Any]:
     import torch
 
     total = free = None
     if gen.device.type == "cuda":
         free, total = torch.cuda.mem_get_info(gen.device)
-    return {"pid": os.getpid(), "loaded_models": gen.cache.loaded_ids(),
-            "memory_total_bytes": total, "memory_free_bytes": free}
+    out = {"pid": os.getpid(), "loaded_models": gen.cache.loaded_ids(),
+           "memory_total_bytes": total, "memory_free_bytes": free}
+    if group is not None:
+        out["group_pids"] = group.pids()
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.engine.devices import DevicePlan, cpu_threads_per_worker, plan_devices, visible_gpus
+from server.engine.devices import DevicePlan, cpu_threads_per_worker, group_devices, plan_devices, visible_gpus
 
 SMI = (
     "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-11111111-2222-3333-4444-555555555555)\n"
@@ -53,3 +53,18 @@ def test_cpu_workers_share_the_cores() -> None:
     assert cpu_threads_per_worker([cpu, cpu], cpu_count=8) == 4
     assert cpu_threads_per_worker([cpu, cpu, cpu], cpu_count=2) == 1
     assert cpu_threads_per_worker([gpu, gpu], cpu_count=8) is None
+
+
+def test_context_parallel_groups_consecutive_gpus_into_one_worker() -> None:
+    plans = group_devices(plan_devices(None, ["0", "1", "GPU-a", "GPU-b"]), 2)
+    assert plans == [DevicePlan("cuda:0+1", "cuda", "0,1", 2), DevicePlan("cuda:2+3", "cuda", "GPU-a,GPU-b", 2)]
+    assert group_devices(plan_devices(None, ["0", "1"]), 1) == plan_devices(None, ["0", "1"])
+    # A CPU worker runs its ranks on the CPU; cores are split between ranks.
+    (cpu,) = group_devices(plan_devices(None, []), 2)
+    assert (cpu.label, cpu.ranks, cpu.cuda_visible_devices) == ("cpu x2", 2, "")
+    assert cpu_threads_per_worker([cpu], cpu_count=8) == 4
+
+
+def test_context_parallel_refuses_gpus_it_cannot_group_evenly() -> None:
+    with pytest.raises(ValueError, match="context_parallel=2 but 3 GPU"):
+        group_devices(plan_devices(None, ["0", "1", "2"]), 2)

@@ -1,0 +1,185 @@
+"""A worker that owns several GPUs and runs each job across all of them (context parallelism).
+
+The worker process is rank 0: it talks to the engine as any worker does, and starts ranks
+1..N-1 as its own child processes (``python -m server.engine.group``). All ranks join one
+``torch.distributed`` group (NCCL between GPUs, gloo on CPUs) and a second, gloo-only group
+that carries commands. Rank 0 sends every command that touches the model to the others before
+running it itself (preload, generate); they run the same call with the same spec and drop the
+result, so every collective inside diffusers finds all ranks. Post-stage work, encoding and
+writing files stay on rank 0.
+
+Failure handling: a rank that dies breaks the group. Rank 0 checks its ranks before each
+command and after each job; a dead rank, or a job that failed in a way ranks may not share
+(out of memory, an internal error), makes rank 0 exit, and the engine restarts the whole group
+as it restarts any crashed worker. Ranks exit when rank 0 does (their command channel closes).
+
+Torch-free at import: ``server.engine.worker`` imports this module in the API process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.generate import VideoGenerator
+    from server.engine.worker import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+# Commands wait in the gloo channel for as long as the server is idle.
+_COMMAND_TIMEOUT_S = 365 * 24 * 3600.0
+# A collective that a rank never joins (it died, or failed alone) fails after this.
+_COLLECTIVE_TIMEOUT_S = 600.0
+# Job failures that ranks may not share: the others may be waiting in a collective.
+BREAKING_FAILURES = ("internal", "out_of_memory")
+
+
+@dataclass(frozen=True)
+class RankArgs:
+    cfg: WorkerConfig
+    rank: int
+    init_method: str
+    parent_pid: int
+
+
+class RankGroup:
+    """Rank 0's handle on the group: starts the other ranks and sends them commands."""
+
+    def __init__(self, cfg: WorkerConfig) -> None:
+        from pipelines.parallel import free_port_init_method
+
+        self.cfg = cfg
+        self.world = cfg.context_parallel
+        init_method = free_port_init_method()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        for rank in range(1, self.world):
+            proc = subprocess.Popen([sys.executable, "-m", "server.engine.group"], stdin=subprocess.PIPE)
+            assert proc.stdin is not None
+            proc.stdin.write(pickle.dumps(RankArgs(cfg, rank, init_method, os.getpid())))
+            proc.stdin.close()
+            self.procs.append(proc)
+        self._pidfds = [os.pidfd_open(p.pid) for p in self.procs]
+        self.channel = _join(cfg, 0, init_method)
+        log.info("context-parallel group of %d ranks up (pids %s)", self.world,
+                 [os.getpid(), *(p.pid for p in self.procs)])
+
+    def pids(self) -> list[int]:
+        return [os.getpid(), *(p.pid for p in self.procs)]
+
+    def dead_ranks(self, wait_s: float = 0.0) -> list[int]:
+        """Ranks that exited. ``wait_s``: after a failed collective, give a dying rank's exit a
+        moment to show (its sockets close a little before it can be reaped)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            dead = [rank for rank, p in enumerate(self.procs, start=1) if p.poll() is not None]
+            if dead or time.monotonic() >= deadline:
+                return dead
+            time.sleep(0.05)
+
+    def sentinels(self) -> list[int]:
+        """File descriptors that become readable when a rank exits (for ``multiprocessing.connection.wait``)."""
+        return list(self._pidfds)
+
+    def tell(self, command: tuple[Any, ...]) -> None:
+        """Send a command to every other rank (they run it as rank 0 runs it, right after)."""
+        _broadcast(command, self.channel)
+
+
+def make_generator(cfg: WorkerConfig, rank: int) -> VideoGenerator:
+    """The generator every worker builds, plus the group's context parallelism on multi-rank workers."""
+    import torch
+
+    from pipelines.generate import VideoGenerator
+    from pipelines.parallel import ContextParallel, rank_device
+    from pipelines.weights import WeightsLocator
+
+    if cfg.cpu_threads and cfg.device == "cpu":
+        # Several CPU workers on one machine would otherwise each grab every core.
+        torch.set_num_threads(cfg.cpu_threads)
+    cp = ContextParallel(cfg.context_parallel, cfg.context_parallel_kind) if cfg.context_parallel > 1 else None
+    device = rank_device(cfg.device, rank) if cp else cfg.device
+    return VideoGenerator(WeightsLocator(cfg.weights_dir, cfg.model_paths), device=device, dtype=cfg.dtype,
+                          max_models=cfg.max_models, context_parallel=cp, **cfg.generator_options)
+
+
+def _join(cfg: WorkerConfig, rank: int, init_method: str) -> Any:
+    """Join the compute group and return the gloo command channel."""
+    from datetime import timedelta
+
+    import torch
+    import torch.distributed as dist
+
+    from pipelines.parallel import init_group, rank_device
+
+    init_group(rank, cfg.context_parallel, init_method, torch.device(rank_device(cfg.device, rank)),
+               timeout_s=_COLLECTIVE_TIMEOUT_S)
+    return dist.new_group(backend="gloo", timeout=timedelta(seconds=_COMMAND_TIMEOUT_S))
+
+
+def _broadcast(command: tuple[Any, ...] | None, channel: Any) -> tuple[Any, ...]:
+    import torch.distributed as dist
+
+    box = [command]
+    dist.broadcast_object_list(box, src=0, group=channel)
+    assert box[0] is not None
+    return box[0]
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Belt and braces for a rank 0 killed while this rank computes (not waiting on a command)."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def follower_main() -> None:
+    """Ranks 1..N-1: run what rank 0 runs, until told to stop or rank 0 is gone."""
+    args: RankArgs = pickle.loads(sys.stdin.buffer.read())
+    cfg = args.cfg
+    os.environ["CUDA_VISIBLE_DEVICES"] = cfg.cuda_visible_devices
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    logging.basicConfig(level=cfg.log_level, force=True,
+                        format=f"%(asctime)s %(levelname)s [{cfg.worker_id} rank={args.rank} pid={os.getpid()}] "
+                               "%(name)s: %(message)s")
+    _exit_with_parent(args.parent_pid)
+    channel = _join(cfg, args.rank, args.init_method)
+    gen = make_generator(cfg, args.rank)
+    while True:
+        try:
+            command = _broadcast(None, channel)
+        except Exception as exc:  # rank 0 is gone: its end of the channel closed
+            log.info("command channel closed (%s); rank exiting", exc)
+            return
+        if command[0] == "stop":
+            return
+        _follow(gen, command)
+
+
+def _follow(gen: VideoGenerator, command: tuple[Any, ...]) -> None:
+    from server.engine.worker import preload_model, recheck
+
+    try:
+        if command[0] == "preload":
+            preload_model(gen, command[1])
+        elif command[0] == "generate":
+            gen.generate(recheck(command[1]))
+        else:
+            log.warning("ignoring unknown command %r", command[0])
+    except Exception as exc:  # rank 0 reports the job's outcome; this rank only logs its own
+        log.info("%s on this rank ended: %s: %s", command[0], type(exc).__name__, exc)
+
+
+if __name__ == "__main__":
+    follower_main()
