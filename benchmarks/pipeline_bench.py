@@ -83,6 +83,7 @@ class _Sides:
 
         from pipelines.catalog import default_catalog
         from pipelines.generate import VideoGenerator
+        from pipelines.memory import MemoryStrategy
         from pipelines.spec import GenerationSpec, resolve
         from pipelines.weights import WeightsLocation, WeightsLocator
 
@@ -95,8 +96,6 @@ class _Sides:
             model=cfg.model, prompt=cfg.prompt, width=cfg.width, height=cfg.height, num_frames=cfg.frames,
             steps=cfg.steps, seed=cfg.seed,
         ))
-        from pipelines.memory import MemoryStrategy
-
         self.gen = VideoGenerator(
             WeightsLocator(cfg.weights_dir), device=cfg.device, dtype=cfg.dtype, attention=cfg.attention,
             compile=cfg.compile, memory_strategy=MemoryStrategy(cfg.memory_strategy) if cfg.memory_strategy else None,
@@ -108,14 +107,24 @@ class _Sides:
         if cfg.synthetic:
             from benchmarks.synthetic import build_pipeline
 
-            progress(f"building synthetic {cfg.model} on {self.device}")
-            pipe = build_pipeline(cfg.model, self.device, self.dtype)
-            pipe.set_progress_bar_config(disable=True)
+            # vidserve's side is set up as a loaded model would be (memory strategy, attention backend,
+            # compile); a strategy that offloads starts from the host, as loading from disk does.
+            _, strategy = self.gen.memory_plan(self.spec)
+            offloads = list(MemoryStrategy).index(strategy) >= list(MemoryStrategy).index(MemoryStrategy.TEXT_OFFLOAD)
+            where = "cpu" if offloads else self.device
+            progress(f"building synthetic {cfg.model} on {where} for vidserve ({strategy.value})")
+            pipe = build_pipeline(cfg.model, where, self.dtype)
             self.location = WeightsLocation(cfg.model, Path("<synthetic>"), "synthetic", "synthetic", "synthetic")
-            self.gen.cache.adopt(self.entry, self.location, self.spec.mode, pipe)
+            self.gen.cache.adopt(self.entry, self.location, self.spec.mode, pipe, strategy)
             self.load_s["synthetic_build"] = time.perf_counter() - t0
-            # Same object for the baseline: a plain call with diffusers' defaults, no vidserve code in it.
-            self.baseline_pipe = pipe if cfg.baseline else None
+            self.baseline_pipe = None
+            if cfg.baseline:
+                # Its own copy (same seed, same weights): vidserve's setup must not leak into the plain call.
+                progress(f"building synthetic {cfg.model} on {self.device} for plain diffusers")
+                t0 = time.perf_counter()
+                self.baseline_pipe = build_pipeline(cfg.model, self.device, self.dtype)
+                self.baseline_pipe.set_progress_bar_config(disable=True)
+                self.load_s["synthetic_build_baseline"] = time.perf_counter() - t0
             self.weights_kind = "synthetic"
         else:
             self.location = self.gen.locator.require(cfg.model)

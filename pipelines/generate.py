@@ -94,9 +94,8 @@ class VideoGenerator:
             self.generate(spec)
         else:
             rs = resolve(spec, self.catalog)
-            plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes())
-            self.cache.get(entry, self.locator.require(model_id), rs.mode,
-                           plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL)
+            # The strategy the first request will run with (the settings' floor included), so it does not reload.
+            self.cache.get(entry, self.locator.require(model_id), rs.mode, self.memory_plan(rs)[1])
         return time.perf_counter() - t0
 
     def budget_bytes(self) -> int | None:
@@ -134,11 +133,7 @@ class VideoGenerator:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         try:
-            plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes())
-            strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
-            order = list(MemoryStrategy)
-            if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):
-                strategy = self.memory_strategy
+            plan, strategy = self.memory_plan(rs)
             if not self.cache.is_resident(entry.id, location, strategy):
                 stage("loading")
             pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode, strategy)
@@ -212,6 +207,18 @@ class VideoGenerator:
                  rs.num_frames, timings["total_s"])
         return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
                            timings, steps, peak, optimizations)
+
+    def memory_plan(self, rs: ResolvedSpec) -> tuple[Any, MemoryStrategy]:
+        """The planner's estimate for this request and the strategy it runs with: the fastest that
+        fits the budget (sequential offload when nothing does), never below the settings' floor."""
+        entry = self.catalog.get(rs.model)
+        assert entry is not None
+        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes())
+        strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
+        order = list(MemoryStrategy)
+        if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):
+            strategy = self.memory_strategy
+        return plan, strategy
 
     def _speed_for(self, rs: ResolvedSpec) -> SpeedLevel:
         """Step caching decides per rank, on that rank's shard, whether to skip a step's blocks;

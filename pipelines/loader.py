@@ -74,8 +74,6 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
                   dtype: torch.dtype, strategy: MemoryStrategy = MemoryStrategy.NONE,
                   options: LoadOptions | None = None) -> tuple[Any, dict[str, Any]]:
     """Load on the CPU, then place on ``device`` by the memory strategy; returns (pipe, record)."""
-    from pipelines.speed import apply_attention_backend, apply_memory_strategy, compile_blocks
-
     options = options or LoadOptions()
     cls = getattr(diffusers, entry.pipelines[mode])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -88,6 +86,15 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
         )
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(entry.id, f"could not load weights at {location.path}: {exc}", location.path) from exc
+    return pipe, setup_pipeline(pipe, entry, device, dtype, strategy, options, location)
+
+
+def setup_pipeline(pipe: Any, entry: ModelEntry, device: torch.device, dtype: torch.dtype,
+                   strategy: MemoryStrategy, options: LoadOptions, location: WeightsLocation) -> dict[str, Any]:
+    """Everything vidserve does to a pipeline after reading it: memory strategy and placement,
+    attention backend, context parallelism, regional compile. Returns what was applied."""
+    from pipelines.speed import apply_attention_backend, apply_memory_strategy, compile_blocks
+
     pipe.set_progress_bar_config(disable=True)
     record: dict[str, Any] = {"memory_strategy": apply_memory_strategy(pipe, strategy, device, dtype)}
     cp = options.context_parallel
@@ -100,7 +107,7 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
     except ValueError as exc:  # e.g. ring attention asked for where no kernel can run it
         raise ModelUnavailable(entry.id, f"cannot set up {entry.id} on {device}: {exc}", location.path) from exc
     record["compiled"] = compile_blocks(pipe) if options.compile else False
-    return pipe, record
+    return record
 
 
 class PipelineCache:
@@ -162,12 +169,14 @@ class PipelineCache:
         log.info("loaded %s from %s in %.2fs on %s (%s)", entry.id, location.path, seconds, self.device, record)
         return pipe, seconds
 
-    def adopt(self, entry: ModelEntry, location: WeightsLocation, mode: Mode, pipe: Any) -> None:
-        """Hold a pipeline built elsewhere (e.g. synthetic benchmark weights) as if loaded."""
+    def adopt(self, entry: ModelEntry, location: WeightsLocation, mode: Mode, pipe: Any,
+              strategy: MemoryStrategy = MemoryStrategy.NONE) -> None:
+        """Hold a pipeline built elsewhere (e.g. synthetic benchmark weights) as if loaded, set up
+        exactly as a loaded one (memory strategy, attention backend, compile)."""
         while len(self._models) >= self.max_models:
             self.evict(next(iter(self._models)))
-        self._models[entry.id] = LoadedModel(entry, location, {entry.pipelines[mode]: pipe}, 0.0,
-                                             record={"memory_strategy": "none", "attention_backend": "native"})
+        record = setup_pipeline(pipe, entry, self.device, self.dtype, strategy, self.options, location)
+        self._models[entry.id] = LoadedModel(entry, location, {entry.pipelines[mode]: pipe}, 0.0, strategy, record)
 
     def evict(self, model_id: str) -> None:
         held = self._models.pop(model_id, None)

@@ -145,19 +145,24 @@ def test_synthetic_pipelines_construct_in_the_target_dtype(model_id: str) -> Non
 
 
 def test_synthetic_flow_end_to_end_on_a_small_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The --synthetic path (build in memory, adopt into vidserve's cache, plain call on the same
-    object as the baseline, FLOPs, labels) on a small real architecture: the published sizes need a
-    GPU, so the builder is pointed at the tiny Wan here."""
+    """The --synthetic path (build in memory, adopt into vidserve's cache set up as a loaded model,
+    a separate same-seed copy for the plain call, FLOPs, labels) on a small real architecture: the
+    published sizes need a GPU, so the builder is pointed at the tiny Wan here."""
     import benchmarks.synthetic as synthetic
     from pipelines.tiny import build_tiny_pipeline
 
     def small(model_id: str, device: object, dtype: torch.dtype) -> object:
         return build_tiny_pipeline(model_id).to(device, dtype)
 
-    monkeypatch.setattr(synthetic, "build_pipeline", small)
+    built: list[object] = []
+    monkeypatch.setattr(synthetic, "build_pipeline", lambda *a: built.append(small(*a)) or built[-1])
     r = run_pipeline_bench(PipelineBenchConfig(model="tiny-wan2.1-t2v", steps=2, runs=1, synthetic=True,
-                                               weights_dir=Path("/nonexistent")))
+                                               weights_dir=Path("/nonexistent"), memory_strategy="vae_tiling"))
     assert r["weights"] == "synthetic" and r["load_s"]["synthetic_build"] > 0
+    # vidserve's copy got vidserve's load-time setup; the baseline's copy is untouched diffusers.
+    ours, plain = built
+    assert r["optimizations"]["memory_strategy"] == "vae_tiling" and r["optimizations"]["attention_backend"]
+    assert ours.vae.use_tiling and not plain.vae.use_tiling  # type: ignore[attr-defined]
     assert [x["path"] for x in r["runs"]] == ["vidserve", "diffusers"]
     assert r["pairs"][0]["psnr_identical"] or r["pairs"][0]["psnr_db"] >= 40
     assert r["flops"]["forwards_per_step"] == 2 and r["flops"]["counted_over_analytic"] == pytest.approx(1, abs=0.05)
