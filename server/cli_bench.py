@@ -33,6 +33,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--weights-dir", type=Path)
     pl.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
     pl.set_defaults(func=run_pipeline)
+    cp = bsub.add_parser("context-parallel", help="one job on one device vs across N ranks (multi-GPU worker)")
+    cp.add_argument("--model", required=True)
+    cp.add_argument("--gpus", type=int, default=2, dest="degree", help="ranks in the group (default 2)")
+    cp.add_argument("--kind", choices=("ulysses", "ring"), default="ulysses")
+    cp.add_argument("--size", type=parse_size, help="WIDTHxHEIGHT (default: the model's)")
+    cp.add_argument("--frames", type=int)
+    cp.add_argument("--steps", type=int)
+    cp.add_argument("--runs", type=int, default=2, help="timed runs per side (after one warm-up)")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--synthetic", action="store_true", help="real architecture, random weights, built on the GPU")
+    cp.add_argument("--attention", help="attention backend (default: auto among those that can run the kind)")
+    cp.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: gloo ranks (a wiring check)")
+    cp.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
+    cp.add_argument("--weights-dir", type=Path)
+    cp.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+    cp.set_defaults(func=run_context_parallel)
     sv = bsub.add_parser("serving", help="load a running server; latency split from the server's timestamps")
     sv.add_argument("--url", default="http://127.0.0.1:8000")
     mode = sv.add_mutually_exclusive_group()
@@ -98,6 +114,49 @@ def run_pipeline(args: argparse.Namespace) -> int:
         try:
             data = run_pipeline_bench(cfg, progress)
         except (VidserveError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        bar.update(bar.total - bar.n)
+    path = write_result(data, args.out or RESULTS_DIR)
+    print(summary_block(data))
+    print(f"wrote {path}")
+    return 0
+
+
+def run_context_parallel(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from benchmarks.context_parallel_bench import ContextParallelBenchConfig, run_context_parallel_bench
+    from benchmarks.report import RESULTS_DIR, summary_block, write_result
+    from server.settings import Settings
+
+    if args.degree < 2 or args.runs < 1:
+        print(f"error: --gpus={args.degree} needs at least 2 and --runs={args.runs} at least 1", file=sys.stderr)
+        return 2
+    w, h = args.size if args.size else (None, None)
+    cfg = ContextParallelBenchConfig(
+        model=args.model, degree=args.degree, kind=args.kind, width=w, height=h, frames=args.frames,
+        steps=args.steps, runs=args.runs, seed=args.seed, device=args.device, dtype=args.dtype,
+        attention=args.attention, synthetic=args.synthetic, weights_dir=args.weights_dir or Settings().weights_dir,
+        # CPU ranks share the cores instead of each grabbing all of them.
+        cpu_threads=max(1, (os.cpu_count() or 1) // args.degree) if args.device == "cpu" else None,
+    )
+    if args.model.startswith("tiny-") and not args.synthetic:
+        from pipelines.demo import ensure_tiny_models
+        from pipelines.weights import WeightsLocator
+
+        ensure_tiny_models(WeightsLocator(cfg.weights_dir), [args.model])
+    with tqdm(total=2, desc="bench context-parallel", unit="side") as bar:
+        def progress(msg: str) -> None:
+            bar.set_postfix_str(msg)
+            if msg.startswith(f"{args.degree} ranks"):
+                bar.update(1)
+
+        try:
+            data = run_context_parallel_bench(cfg, progress)
+        except (RuntimeError, KeyError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         bar.update(bar.total - bar.n)
