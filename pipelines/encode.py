@@ -10,6 +10,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+# x264's bitstream depends on its thread count, and "auto" follows the cores this process may use:
+# the same frames would give different bytes (and pixels) on another machine or CPU set. A fixed
+# count makes a take's file reproducible anywhere; x264 caps useful frame threads well below this
+# at our sizes anyway.
+ENCODER_THREADS = 8
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -47,6 +53,7 @@ def encode_mp4(
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": preset}
+        stream.codec_context.thread_count = ENCODER_THREADS
         for frame in frames:
             frame = _even(np.ascontiguousarray(frame, dtype=np.uint8))
             if count == 0:

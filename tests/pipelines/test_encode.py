@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +43,18 @@ def test_flat_colour_survives_the_round_trip(tmp_path: Path) -> None:
 def test_no_frames_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no frames"):
         encode_mp4(iter([]), tmp_path / "none.mp4", fps=16)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to vary the CPU set")
+def test_the_same_frames_give_the_same_bytes_whatever_cores_the_process_has(tmp_path: Path) -> None:
+    """x264's output depends on its thread count, which "auto" takes from the CPU set."""
+    rng = np.random.default_rng(0)
+    frames = (rng.random((12, 240, 320, 3)) * 255).astype(np.uint8)
+    every = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(every)})
+        one = encode_mp4(frames, tmp_path / "one-core.mp4", fps=16).read_bytes()
+    finally:
+        os.sched_setaffinity(0, every)
+    many = encode_mp4(frames, tmp_path / "all-cores.mp4", fps=16).read_bytes()
+    assert hashlib.sha256(one).hexdigest() == hashlib.sha256(many).hexdigest()
