@@ -47,6 +47,7 @@ class PipelineBenchConfig:
     compile: bool = False
     memory_strategy: str | None = None
     memory_budget_gb: float | None = None
+    fp8: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,7 +100,7 @@ class _Sides:
         self.gen = VideoGenerator(
             WeightsLocator(cfg.weights_dir), device=cfg.device, dtype=cfg.dtype, attention=cfg.attention,
             compile=cfg.compile, memory_strategy=MemoryStrategy(cfg.memory_strategy) if cfg.memory_strategy else None,
-            memory_budget_bytes=int(cfg.memory_budget_gb * 2**30) if cfg.memory_budget_gb else None,
+            memory_budget_bytes=int(cfg.memory_budget_gb * 2**30) if cfg.memory_budget_gb else None, fp8=cfg.fp8,
         )
         self.device, self.dtype = self.gen.device, self.gen.dtype
         self.load_s: dict[str, float] = {}

@@ -66,6 +66,7 @@ class VideoGenerator:
         memory_strategy: MemoryStrategy | None = None,
         cfg_batch: bool = True,
         context_parallel: ContextParallel | None = None,
+        fp8: str = "auto",
     ) -> None:
         self.locator = locator
         self.catalog = catalog or locator.catalog or default_catalog()
@@ -75,7 +76,7 @@ class VideoGenerator:
         # settings and calls generate() with the same spec; torch.distributed must be initialised.
         self.context_parallel = context_parallel
         self.cache = PipelineCache(self.device, self.dtype, max_models,
-                                   LoadOptions(attention, compile, context_parallel))
+                                   LoadOptions(attention, compile, context_parallel, fp8))
         # None: the whole device's memory on a GPU (no planning on a CPU).
         self.memory_budget_bytes = memory_budget_bytes
         # A floor on the planner's choice (e.g. always store weights in fp8), from settings.

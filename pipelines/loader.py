@@ -58,6 +58,8 @@ class LoadOptions:
     compile: bool = False         # regional torch.compile of the repeated transformer blocks
     # Split each job's sequence across a torch.distributed group (pipelines.parallel); None = one device.
     context_parallel: ContextParallel | None = None
+    # How fp8 weight storage is done when the memory plan asks for it (pipelines.speed.store_fp8).
+    fp8: str = "auto"
 
 
 @dataclass
@@ -96,7 +98,8 @@ def setup_pipeline(pipe: Any, entry: ModelEntry, device: torch.device, dtype: to
     from pipelines.speed import apply_attention_backend, apply_memory_strategy, compile_blocks
 
     pipe.set_progress_bar_config(disable=True)
-    record: dict[str, Any] = {"memory_strategy": apply_memory_strategy(pipe, strategy, device, dtype)}
+    applied, fp8 = apply_memory_strategy(pipe, strategy, device, dtype, options.fp8)
+    record: dict[str, Any] = {"memory_strategy": applied, "fp8_weights": fp8}
     cp = options.context_parallel
     try:
         record["attention_backend"] = apply_attention_backend(pipe, device, dtype, options.attention, cp)

@@ -48,6 +48,7 @@ def generator_options(settings: Settings) -> dict[str, Any]:
         "compile": settings.compile,
         "memory_budget_bytes": int(settings.memory_budget_gb * 1024**3) if settings.memory_budget_gb else None,
         "memory_strategy": MemoryStrategy(settings.memory_strategy) if settings.memory_strategy else None,
+        "fp8": settings.fp8_weights,
     }
 
 
@@ -74,7 +75,7 @@ def make_engine(settings: Settings) -> Engine:
         return RayEngine(settings.ray_address, settings.weights_dir, dict(settings.model_paths),
                          workers=settings.workers, resource=settings.ray_resource, device=settings.device,
                          dtype=settings.dtype, event_timeout_s=settings.ray_event_timeout_s,
-                         preload=list(settings.preload_models))
+                         preload=list(settings.preload_models), generator_options=generator_options(settings))
     raise ValueError(f"engine={settings.engine!r}: accepted values: {', '.join(ENGINES)}")
 
 

@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--compile", action="store_true", help="regional torch.compile on vidserve's side")
     pl.add_argument("--memory-strategy", help="floor for the memory planner, e.g. layerwise_fp8, group_offload")
     pl.add_argument("--memory-budget-gb", type=float, help="VRAM budget the planner must fit (e.g. 24)")
+    pl.add_argument("--fp8", choices=("auto", "layerwise", "torchao"), default="auto",
+                    help="how fp8 weights are stored when the plan uses them (auto: torchao fp8 matmuls on Ada/Hopper)")
     pl.add_argument("--device")
     pl.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
     pl.add_argument("--weights-dir", type=Path)
@@ -97,7 +99,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         peak_tflops=args.peak_tflops, weights_dir=args.weights_dir or Settings().weights_dir,
         count_flops=not args.no_flops, levels=[lv for lv in args.levels.split(",") if lv],
         attention=args.attention, compile=args.compile, memory_strategy=args.memory_strategy,
-        memory_budget_gb=args.memory_budget_gb,
+        memory_budget_gb=args.memory_budget_gb, fp8=args.fp8,
     )
     if args.model.startswith("tiny-") and not args.synthetic:
         from pipelines.demo import ensure_tiny_models

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     compile: bool = False  # regional torch.compile of the transformer blocks (slow first load)
     memory_budget_gb: float | None = None  # per worker; default: the GPU's memory
     memory_strategy: str | None = None  # a floor on the planner's choice, e.g. "layerwise_fp8"
+    # How fp8 weights are stored when the plan asks for them: "auto" (torchao fp8 matmuls on Ada/Hopper,
+    # layerwise casting elsewhere), "layerwise" or "torchao".
+    fp8_weights: str = Field(default="auto", pattern="^(auto|layerwise|torchao)$")
     # Devices per worker (local engine): >1 runs each job across that many GPUs with diffusers
     # context parallelism ("ulysses": heads split, any backend; "ring": needs flash/cuDNN/sage).
     context_parallel: int = Field(default=1, ge=1, le=64)

@@ -93,23 +93,6 @@ class RankGroup:
         _broadcast(command, self.channel)
 
 
-def make_generator(cfg: WorkerConfig, rank: int) -> VideoGenerator:
-    """The generator every worker builds, plus the group's context parallelism on multi-rank workers."""
-    import torch
-
-    from pipelines.generate import VideoGenerator
-    from pipelines.parallel import ContextParallel, rank_device
-    from pipelines.weights import WeightsLocator
-
-    if cfg.cpu_threads and cfg.device == "cpu":
-        # Several CPU workers on one machine would otherwise each grab every core.
-        torch.set_num_threads(cfg.cpu_threads)
-    cp = ContextParallel(cfg.context_parallel, cfg.context_parallel_kind) if cfg.context_parallel > 1 else None
-    device = rank_device(cfg.device, rank) if cp else cfg.device
-    return VideoGenerator(WeightsLocator(cfg.weights_dir, cfg.model_paths), device=device, dtype=cfg.dtype,
-                          max_models=cfg.max_models, context_parallel=cp, **cfg.generator_options)
-
-
 def _join(cfg: WorkerConfig, rank: int, init_method: str) -> Any:
     """Join the compute group and return the gloo command channel."""
     from datetime import timedelta
@@ -154,6 +137,8 @@ def follower_main() -> None:
                         format=f"%(asctime)s %(levelname)s [{cfg.worker_id} rank={args.rank} pid={os.getpid()}] "
                                "%(name)s: %(message)s")
     _exit_with_parent(args.parent_pid)
+    from server.engine.worker import make_generator
+
     channel = _join(cfg, args.rank, args.init_method)
     gen = make_generator(cfg, args.rank)
     while True:

@@ -20,6 +20,8 @@ class PoolConfig:
     max_models: int = 1
     preload: list[str] = field(default_factory=list)  # models each actor loads once it is up
     cpu_threads: int | None = None
+    # VideoGenerator options every actor gets (attention, compile, memory budget and floor, fp8).
+    generator_options: dict[str, Any] = field(default_factory=dict)
     num_cpus: float = 1.0             # CPUs each actor reserves
     heartbeat_s: float = 2.0
     event_timeout_s: float = 30.0     # a running job's stream silent this long = the worker is lost

@@ -68,6 +68,7 @@ class RayEngine:
         gcs_reconnect_timeout_s: int = 15,
         init_kwargs: dict[str, Any] | None = None,
         log_level: int | None = None,
+        generator_options: dict[str, Any] | None = None,
     ) -> None:
         level = log_level if log_level is not None else log.getEffectiveLevel()
         pool = PoolConfig(
@@ -75,6 +76,7 @@ class RayEngine:
             workers=workers, resource=resource, device=device or ("cuda" if resource == "GPU" else "cpu"),
             dtype=dtype, max_models=max_models, preload=list(preload or []), cpu_threads=cpu_threads, num_cpus=num_cpus,
             heartbeat_s=heartbeat_s, event_timeout_s=event_timeout_s, log_level=level,
+            generator_options=dict(generator_options or {}),
         )
         self._cfg = BridgeConfig(address=address, pool=pool, namespace=namespace,
                                  gcs_reconnect_timeout_s=gcs_reconnect_timeout_s, init_kwargs=init_kwargs,

@@ -244,6 +244,7 @@ class RayPool:
             worker_id=slot.worker_id, device=self.cfg.device, cuda_visible_devices="",
             weights_dir=self.cfg.weights_dir, model_paths=self.cfg.model_paths, dtype=self.cfg.dtype,
             max_models=self.cfg.max_models, cpu_threads=self.cfg.cpu_threads, log_level=self.cfg.log_level,
+            generator_options=self.cfg.generator_options,
         )
         slot.actor = self._actor_cls.remote(RayWorkerConfig(wc, self.cfg.heartbeat_s))
         slot.ready, slot.status, slot.born = False, {}, time.monotonic()

@@ -75,16 +75,10 @@ class RayWorker:
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._stamp)
 
-        import torch
+        from server.engine.worker import make_generator
 
-        from pipelines.generate import VideoGenerator
-        from pipelines.weights import WeightsLocator
-
-        if wc.cpu_threads and wc.device == "cpu":
-            torch.set_num_threads(wc.cpu_threads)
         # Ray sets CUDA_VISIBLE_DEVICES to the GPU it granted this actor: "cuda" is that GPU.
-        self.gen: VideoGenerator = VideoGenerator(WeightsLocator(wc.weights_dir, wc.model_paths),
-                                                  device=wc.device, dtype=wc.dtype, max_models=wc.max_models)
+        self.gen: VideoGenerator = make_generator(wc, 0)
         self._run_lock = threading.Lock()
         self._cancel: dict[str, threading.Event] = {}
         log.info("ready on %s (%s)", self.gen.device, str(self.gen.dtype).removeprefix("torch."))

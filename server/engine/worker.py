@@ -104,7 +104,7 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
 
 
 def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: _JobFilter) -> None:
-    from server.engine.group import BREAKING_FAILURES, RankGroup, make_generator
+    from server.engine.group import BREAKING_FAILURES, RankGroup
 
     # A multi-device worker: the other ranks start and join first (the model load needs them).
     group = RankGroup(cfg) if cfg.context_parallel > 1 else None
@@ -159,6 +159,23 @@ def _group_intact(group: Any, wait_s: float = 0.0) -> bool:
     if dead:
         log.error("rank(s) %s of this worker's group died; exiting so the group restarts", dead)
     return not dead
+
+
+def make_generator(cfg: WorkerConfig, rank: int) -> VideoGenerator:
+    """The generator every worker builds, plus the group's context parallelism on multi-rank workers."""
+    import torch
+
+    from pipelines.generate import VideoGenerator
+    from pipelines.parallel import ContextParallel, rank_device
+    from pipelines.weights import WeightsLocator
+
+    if cfg.cpu_threads and cfg.device == "cpu":
+        # Several CPU workers on one machine would otherwise each grab every core.
+        torch.set_num_threads(cfg.cpu_threads)
+    cp = ContextParallel(cfg.context_parallel, cfg.context_parallel_kind) if cfg.context_parallel > 1 else None
+    device = rank_device(cfg.device, rank) if cp else cfg.device
+    return VideoGenerator(WeightsLocator(cfg.weights_dir, cfg.model_paths), device=device, dtype=cfg.dtype,
+                          max_models=cfg.max_models, context_parallel=cp, **cfg.generator_options)
 
 
 def preload_model(gen: VideoGenerator, model: str) -> None:

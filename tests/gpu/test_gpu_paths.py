@@ -42,3 +42,15 @@ def test_attention_backend_auto_and_batched_cfg_on_cuda(tiny_weights_dir: Path) 
     assert batched.peak_memory_bytes is not None and batched.peak_memory_bytes > 0
     assert np.isfinite(batched.frames.astype(np.float32)).all()
     assert torch.cuda.is_available()
+
+
+def test_torchao_fp8_runs_fp8_matmuls_where_the_gpu_has_them(tiny_weights_dir: Path) -> None:
+    pytest.importorskip("torchao")
+    spec = GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=3, steps=3)
+    exact = VideoGenerator(WeightsLocator(tiny_weights_dir), device="cuda").generate(spec)
+    fp8 = VideoGenerator(WeightsLocator(tiny_weights_dir), device="cuda", memory_strategy=MemoryStrategy.LAYERWISE_FP8,
+                         fp8="auto").generate(spec)
+    expected = ("torchao fp8 dynamic (fp8 matmuls)" if torch.cuda.get_device_capability() >= (8, 9)
+                else "layerwise")
+    assert fp8.optimizations["fp8_weights"] == expected
+    assert psnr(exact.frames, fp8.frames) > 20.0

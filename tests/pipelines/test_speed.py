@@ -106,6 +106,32 @@ def test_layerwise_fp8_keeps_weights_in_fp8(tiny_weights_dir: Path) -> None:
     assert linear.weight.dtype == torch.float8_e4m3fn  # stored in fp8 between forwards
     assert result.frames.shape == exact.frames.shape
     assert psnr(exact.frames, result.frames) > 20.0  # computed in the compute dtype, close to exact
+    assert result.optimizations["fp8_weights"] == "layerwise"  # auto on a CPU: no fp8 tensor cores
+
+
+def test_torchao_fp8_quantizes_the_blocks_and_leaves_the_rest(tiny_weights_dir: Path) -> None:
+    pytest.importorskip("torchao")
+    spec = GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=2)
+    exact = VideoGenerator(WeightsLocator(tiny_weights_dir)).generate(spec)
+    gen = VideoGenerator(WeightsLocator(tiny_weights_dir), memory_strategy=MemoryStrategy.LAYERWISE_FP8, fp8="torchao")
+    result = gen.generate(spec)
+    # A CPU has no fp8 matmul: weights are stored in fp8 and dequantized (the GPU test checks dynamic fp8).
+    assert result.optimizations["fp8_weights"] == "torchao fp8 weight-only"
+    entry = gen.catalog.get("tiny-wan2.1-t2v")
+    assert entry is not None
+    pipe, _ = gen.cache.get(entry, gen.locator.require("tiny-wan2.1-t2v"), result.spec.mode,
+                            MemoryStrategy.LAYERWISE_FP8)
+    block_linear = pipe.transformer.blocks[0].ffn.net[2].weight
+    assert block_linear.qdata.dtype == torch.float8_e4m3fn  # torchao's fp8 tensor inside the blocks
+    assert pipe.transformer.proj_out.weight.dtype == torch.float32 and not hasattr(pipe.transformer.proj_out.weight,
+                                                                                   "qdata")
+    assert psnr(exact.frames, result.frames) > 20.0
+
+
+def test_an_unknown_fp8_backend_names_the_value(tiny_weights_dir: Path) -> None:
+    gen = VideoGenerator(WeightsLocator(tiny_weights_dir), memory_strategy=MemoryStrategy.LAYERWISE_FP8, fp8="int3")
+    with pytest.raises(ValueError, match="fp8='int3'"):
+        gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=2, steps=1))
 
 
 def test_attention_backend_choice_and_fallback(gen: VideoGenerator, caplog: pytest.LogCaptureFixture) -> None:

@@ -7,6 +7,7 @@ Each engine's bridge child is the Ray driver; its actors run the tiny models on 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pipelines.encode import probe
+from pipelines.memory import MemoryStrategy
 from pipelines.spec import GenerationSpec, resolve
 from server.engine.base import EngineEvent, EventType, JobCancelled, WorkerCrashed, WorkItem, WorkResult
 from server.engine.ray_engine import RayEngine
@@ -48,8 +50,10 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 def make_engine(cluster: GpuCluster, weights: Path, workers: int, max_models: int = 1,
                 event_timeout_s: float = 20) -> RayEngine:
+    # A memory-strategy floor the actors must apply: the settings reach every worker, Ray's too.
     return RayEngine(cluster.address, weights, workers=workers, resource=RESOURCE, cpu_threads=1,
-                     max_models=max_models, start_timeout=90, event_timeout_s=event_timeout_s, heartbeat_s=1.0)
+                     max_models=max_models, start_timeout=90, event_timeout_s=event_timeout_s, heartbeat_s=1.0,
+                     generator_options={"memory_strategy": MemoryStrategy.VAE_TILING})
 
 
 Span = tuple[str, float, float]  # worker id, started, completed (event times)
@@ -98,6 +102,8 @@ def test_two_workers_outrun_one_and_spread_jobs(gpu_cluster: GpuCluster, tiny_we
             for r in results:
                 info = probe(Path(r.files["video"]))
                 assert info.frames > 1 and Path(r.files["sidecar"]).is_file()
+                sidecar = json.loads(Path(r.files["sidecar"]).read_text())
+                assert sidecar["optimizations"]["memory_plan"]["strategy"] == "vae_tiling"
                 assert Path(r.files["video"]).parent.parent == tmp_path  # written on the API node
         finally:
             run(engine.stop())
