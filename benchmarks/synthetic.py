@@ -14,6 +14,7 @@ from diffusers import (
     AutoencoderKLLTXVideo,
     AutoencoderKLWan,
     FlowMatchEulerDiscreteScheduler,
+    LTXConditionPipeline,
     LTXPipeline,
     LTXVideoTransformer3DModel,
     WanPipeline,
@@ -21,6 +22,7 @@ from diffusers import (
 )
 from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
+from pipelines.catalog import Mode, default_catalog
 from pipelines.tiny import build_tokenizer
 
 _UMT5_XXL: dict[str, Any] = dict(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
@@ -38,6 +40,10 @@ def wan_transformer_config(dim_heads: int, ffn_dim: int, num_layers: int, in_cha
     )
 
 
+_LTX_13B: dict[str, Any] = dict(in_channels=128, out_channels=128, patch_size=1, patch_size_t=1,
+                                num_attention_heads=32, attention_head_dim=128, cross_attention_dim=4096,
+                                num_layers=48, caption_channels=4096)
+
 # Published transformer configs (diffusers folders' transformer/config.json values).
 TRANSFORMER_CONFIGS: dict[str, dict[str, Any]] = {
     "wan2.1-t2v-1.3b": wan_transformer_config(12, 8960, 30),
@@ -47,9 +53,9 @@ TRANSFORMER_CONFIGS: dict[str, dict[str, Any]] = {
     "ltx-video-2b-0.9.5": dict(in_channels=128, out_channels=128, patch_size=1, patch_size_t=1,
                                num_attention_heads=32, attention_head_dim=64, cross_attention_dim=2048,
                                num_layers=28, caption_channels=4096),
-    "ltx-video-13b-0.9.7-distilled": dict(in_channels=128, out_channels=128, patch_size=1, patch_size_t=1,
-                                          num_attention_heads=32, attention_head_dim=128,
-                                          cross_attention_dim=4096, num_layers=48, caption_channels=4096),
+    "ltx-video-13b-0.9.7-distilled": _LTX_13B,
+    # Assumed the same transformer shape as 0.9.7 13B (see its catalog note).
+    "ltx-video-13b-0.9.8-distilled": _LTX_13B,
 }
 
 
@@ -106,7 +112,12 @@ def _build_wan(model_id: str, dtype: torch.dtype) -> Any:
 
 def _build_ltx(model_id: str, dtype: torch.dtype) -> Any:
     vae: Any = AutoencoderKLLTXVideo()
-    return LTXPipeline(
+    # The catalog's text-to-video class: timestep-distilled entries run LTXConditionPipeline (the only
+    # LTX pipeline that takes their published ``timesteps=``), the others LTXPipeline.
+    entry = default_catalog().get(model_id)
+    conditioned = entry is not None and entry.pipelines[Mode.TEXT_TO_VIDEO] == "LTXConditionPipeline"
+    cls = LTXConditionPipeline if conditioned else LTXPipeline
+    return cls(
         tokenizer=build_tokenizer(), text_encoder=T5EncoderModel(T5Config(**_T5_XXL)).eval(),
         transformer=build_transformer(model_id).eval(), vae=vae.eval(),
         scheduler=FlowMatchEulerDiscreteScheduler(),

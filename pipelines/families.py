@@ -51,6 +51,9 @@ def call_kwargs(entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None
         "output_type": "np",
     }
     kw.update(entry.extra_call_kwargs)
+    schedule = entry.schedule_for(spec.steps)
+    if schedule is not None:  # timestep-distilled: the published schedule (see ModelEntry.schedule_for)
+        kw["timesteps"] = list(schedule)
     if entry.family is Family.LTX:
         kw["frame_rate"] = spec.fps
         if spec.mode is not Mode.TEXT_TO_VIDEO:

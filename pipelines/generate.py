@@ -174,6 +174,9 @@ class VideoGenerator:
                 return kw
 
             kwargs = call_kwargs(entry, rs, first, last) | embeds
+            if entry.defaults.timesteps is not None and "timesteps" not in kwargs:
+                log.warning("%s: steps=%d is not the %d steps of its published schedule; running the pipeline's "
+                            "default schedule", entry.id, rs.steps, len(entry.defaults.timesteps))
             cfg_hooks = self._arm_cfg_batch(pipe, entry, rs, strategy, embeds)
             generator = torch.Generator("cpu").manual_seed(rs.seed)
             stage("denoising")
@@ -193,6 +196,10 @@ class VideoGenerator:
 
         if cfg_hooks:
             optimizations["cfg_batched_forwards"] = batched
+        if entry.distilled:
+            from pipelines.distill import schedule_record
+
+            optimizations["schedule"] = schedule_record(entry, rs.steps, pipe)
         last_step = marks[-1] if marks else t_call
         timings["denoise_s"] = last_step - t_call
         timings["decode_s"] = t_end - last_step

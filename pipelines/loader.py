@@ -93,13 +93,26 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
 
 def setup_pipeline(pipe: Any, entry: ModelEntry, device: torch.device, dtype: torch.dtype,
                    strategy: MemoryStrategy, options: LoadOptions, location: WeightsLocation) -> dict[str, Any]:
-    """Everything vidserve does to a pipeline after reading it: memory strategy and placement,
-    attention backend, context parallelism, regional compile. Returns what was applied."""
+    """Everything vidserve does to a pipeline after reading it: a distilled model's scheduler shift
+    and fused LoRAs, memory strategy and placement, attention backend, context parallelism, regional
+    compile. Returns what was applied."""
     from pipelines.speed import apply_attention_backend, apply_memory_strategy, compile_blocks
 
     pipe.set_progress_bar_config(disable=True)
+    # The distilled model is set up first (a loaded pipeline is still on the CPU in the load dtype):
+    # the memory strategy (fp8 storage, offload), context parallelism and compile then apply to the
+    # weights with the LoRAs fused in.
+    distill: dict[str, Any] = {}
+    if entry.scheduler_shift is not None:
+        from pipelines.distill import set_scheduler_shift
+
+        distill["scheduler"] = set_scheduler_shift(pipe, entry.scheduler_shift)
+    if location.extra.get("bundled_loras"):
+        from pipelines.distill import fuse_bundled_loras
+
+        distill["bundled_loras"] = fuse_bundled_loras(pipe, entry, location.extra["bundled_loras"])
     applied, fp8 = apply_memory_strategy(pipe, strategy, device, dtype, options.fp8)
-    record: dict[str, Any] = {"memory_strategy": applied, "fp8_weights": fp8}
+    record: dict[str, Any] = {"memory_strategy": applied, "fp8_weights": fp8} | distill
     cp = options.context_parallel
     try:
         record["attention_backend"] = apply_attention_backend(pipe, device, dtype, options.attention, cp)

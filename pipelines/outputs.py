@@ -78,7 +78,8 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
     from pipelines.catalog import default_catalog
     from pipelines.provenance import environment
 
-    entry = default_catalog().get(result.spec.model)
+    catalog = default_catalog()
+    entry = catalog.get(result.spec.model)
     loc = result.weights
     f = result.frames
     return {
@@ -89,7 +90,9 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
         "model": {
             "id": result.spec.model,
             "family": entry.family.value if entry else None,
-            "hub_repo": entry.hub_repo if entry else None,
+            # A LoRA distillation's weights are its base's (the bundled LoRAs are under "optimizations").
+            "hub_repo": catalog.base_of(entry).hub_repo if entry else None,
+            "base_model": entry.base_model if entry else None,
             "revision": loc.revision,
             "weights_path": str(loc.path),
             "weights_source": loc.source,

@@ -165,7 +165,9 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
 
 
 def tiny_ids() -> list[str]:
-    return list(_BUILDERS)
+    """Every tiny model: the built ones, then those made from them (bundled LoRAs, schedules)."""
+    derived = [e.id for e in default_catalog().tiny() if e.base_model]
+    return list(_BUILDERS) + derived
 
 
 def build_tiny_pipeline(model_id: str) -> Any:
@@ -191,7 +193,9 @@ def make_tiny(model_id: str, weights_dir: Path, force: bool = False) -> Path:
     """
     entry: ModelEntry | None = default_catalog().get(model_id)
     if entry is None or not entry.tiny:
-        raise KeyError(f"{model_id!r} is not a tiny catalog model; tiny models: {', '.join(_BUILDERS)}")
+        raise KeyError(f"{model_id!r} is not a tiny catalog model; tiny models: {', '.join(tiny_ids())}")
+    if entry.base_model:
+        return _make_tiny_derived(entry, weights_dir, force)
     target = weights_dir / model_id
     if target.exists() and is_current_tiny(target) and not force:
         return target
@@ -211,4 +215,30 @@ def make_tiny(model_id: str, weights_dir: Path, force: bool = False) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("built tiny model %s at %s", model_id, target)
+    return target
+
+
+def _make_tiny_derived(entry: ModelEntry, weights_dir: Path, force: bool) -> Path:
+    """A tiny model made of another tiny model's weights: builds the base if needed, then writes the
+    bundled LoRA files (random, seeded, made on the base's own components) to ``weights_dir/<id>``."""
+    from pipelines.tiny_lora import make_tiny_lora
+
+    assert entry.base_model is not None
+    base = make_tiny(entry.base_model, weights_dir)
+    target = weights_dir / entry.id
+    if target.exists() and is_current_tiny(target) and not force:
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.id}-", dir=weights_dir))
+    try:
+        for i, lora in enumerate(entry.bundled_loras):
+            make_tiny_lora(base, tmp / lora.file, component=lora.target, seed=100 + i)
+        (tmp / TINY_MARKER).write_text(json.dumps({"model": entry.id, "version": TINY_VERSION, "random": True,
+                                                   "base_model": entry.base_model}))
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("built tiny model %s at %s (weights of %s)", entry.id, target, entry.base_model)
     return target

@@ -3,7 +3,9 @@
 A model folder is in diffusers layout: ``model_index.json`` plus one folder per component.
 It is looked for, in order, at a configured path for the model id, at ``weights_dir/<id>``,
 and in the Hugging Face cache (``$HF_HUB_CACHE`` or ``~/.cache/huggingface/hub``) for the
-catalog's hub repo and revision.
+catalog's hub repo and revision. An entry with a ``base_model`` (a LoRA distillation) uses its
+base's folder (after a configured path of its own) and needs its bundled LoRA files, found at
+``weights_dir/<id>/<file>`` or in the Hugging Face cache of the LoRA's repo.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import Catalog, ModelEntry, default_catalog
+from pipelines.catalog import BundledLora, Catalog, ModelEntry, default_catalog
 from pipelines.errors import ModelUnavailable
 
 PULL_MANIFEST = ".vidserve-pull.json"
@@ -71,6 +73,9 @@ class WeightsLocator:
         out: list[tuple[str, Path]] = []
         if entry.id in self.model_paths:
             out.append(("configured", self.model_paths[entry.id]))
+        base = self.catalog.base_of(entry)
+        if base is not entry:
+            return out + self.candidates(base)
         out.append(("weights_dir", self.weights_dir / entry.id))
         if entry.hub_repo:
             repo_dir = self.hf_cache / ("models--" + entry.hub_repo.replace("/", "--"))
@@ -79,17 +84,36 @@ class WeightsLocator:
                 out.append(("hf_cache", repo_dir / "snapshots" / commit))
         return out
 
+    def lora_candidates(self, entry: ModelEntry, lora: BundledLora) -> list[Path]:
+        """Where a bundled LoRA file may be, in order."""
+        out = [self.weights_dir / entry.id / lora.file]
+        if lora.repo:
+            repo_dir = self.hf_cache / ("models--" + lora.repo.replace("/", "--"))
+            commit = _cache_commit(repo_dir, lora.revision)
+            if commit:
+                out.append(repo_dir / "snapshots" / commit / lora.file)
+        return out
+
+    def bundled_loras(self, entry: ModelEntry) -> list[tuple[BundledLora, Path | None]]:
+        """Each bundled LoRA of ``entry`` and the file found for it (None when absent)."""
+        return [(lora, next((p for p in self.lora_candidates(entry, lora) if p.is_file()), None))
+                for lora in entry.bundled_loras]
+
     def find(self, model_id: str) -> WeightsLocation | None:
         """The first complete folder for ``model_id``, or None when none is present."""
         entry = self._entry(model_id)
+        loras = self.bundled_loras(entry)
+        if any(path is None for _, path in loras):
+            return None
         for source, path in self.candidates(entry):
             if (path / "model_index.json").is_file() and not missing_files(path):
-                return _describe(entry, path, source)
+                return _describe(entry, path, source, loras)
         return None
 
     def require(self, model_id: str) -> WeightsLocation:
         """Like ``find`` but raises ModelUnavailable naming the path and the missing piece."""
         entry = self._entry(model_id)
+        fetch = "run `vidserve weights make-tiny`" if entry.tiny else f"run `vidserve weights pull {entry.id}`"
         tried = self.candidates(entry)
         for source, path in tried:
             if not (path / "model_index.json").is_file():
@@ -99,12 +123,20 @@ class WeightsLocator:
                 raise ModelUnavailable(
                     entry.id, f"weights at {path} are incomplete: missing {', '.join(missing)}", path
                 )
-            return _describe(entry, path, source)
+            loras = self.bundled_loras(entry)
+            for lora, found in loras:
+                if found is None:
+                    where = self.lora_candidates(entry, lora)
+                    origin = f" (from {lora.repo})" if lora.repo else ""
+                    raise ModelUnavailable(
+                        entry.id, f"bundled LoRA {lora.file}{origin} not found (looked in "
+                        f"{', '.join(str(p) for p in where)}); {fetch}", where[0],
+                    )
+            return _describe(entry, path, source, loras)
         looked = ", ".join(str(p) for _, p in tried)
-        hint = (
-            "run `vidserve weights make-tiny`" if entry.tiny else f"run `vidserve weights pull {entry.id}`"
-            " or place a diffusers-layout folder there"
-        )
+        hint = fetch if entry.tiny else f"{fetch} or place a diffusers-layout folder there"
+        if entry.base_model:
+            hint += f" (the weights of {entry.base_model})"
         raise ModelUnavailable(entry.id, f"no weights found (looked in {looked}); {hint}", tried[0][1])
 
     def present(self) -> list[WeightsLocation]:
@@ -174,9 +206,25 @@ def fingerprint(folder: Path) -> str:
     return h.hexdigest()
 
 
-def _describe(entry: ModelEntry, path: Path, source: str) -> WeightsLocation:
+def _describe(entry: ModelEntry, path: Path, source: str,
+              loras: list[tuple[BundledLora, Path | None]] | None = None) -> WeightsLocation:
     revision: str | None = None
     extra: dict[str, Any] = {}
+    digest = fingerprint(path)
+    if entry.base_model:
+        extra["base_model"] = entry.base_model
+    if loras:
+        # Name and size stand in for the content, as for single-file components in ``fingerprint``;
+        # the loader hashes each file once when it fuses it.
+        extra["bundled_loras"] = [
+            {"file": lora.file, "path": str(found), "repo": lora.repo, "revision": lora.revision,
+             "target": lora.target, "strength": lora.strength}
+            for lora, found in loras
+        ]
+        h = hashlib.sha256(digest.encode())
+        for lora, found in loras:
+            h.update(f"{lora.file}:{lora.target}:{lora.strength}:{found.stat().st_size if found else -1}".encode())
+        digest = h.hexdigest()
     manifest = path / PULL_MANIFEST
     if manifest.is_file():
         try:
@@ -190,7 +238,7 @@ def _describe(entry: ModelEntry, path: Path, source: str) -> WeightsLocation:
     tiny = (path / "vidserve-tiny.json").is_file()
     if tiny:
         revision = "tiny-random"
-    return WeightsLocation(entry.id, path, source, revision, fingerprint(path), tiny, extra)
+    return WeightsLocation(entry.id, path, source, revision, digest, tiny, extra)
 
 
 def _cache_commit(repo_dir: Path, revision: str) -> str | None:

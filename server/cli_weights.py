@@ -41,7 +41,10 @@ def run_list(args: argparse.Namespace) -> int:
         loc = locator.find(entry.id)
         modes = ",".join({"text-to-video": "t2v", "image-to-video": "i2v", "first-last-frame": "flf"}[m]
                          for m in entry.modes)
-        where = str(loc.path) if loc else (entry.hub_repo or "make-tiny")
+        where = str(loc.path) if loc else "make-tiny" if entry.tiny else (
+            entry.hub_repo or f"{entry.base_model} + " + ", ".join(f"{b.repo}:{b.file}" for b in entry.bundled_loras))
+        if loc and loc.extra.get("bundled_loras"):
+            where += " + " + ", ".join(b["path"] for b in loc.extra["bundled_loras"])
         rows.append((entry.id, entry.family.value, modes, "yes" if loc else "no", where))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:

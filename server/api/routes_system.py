@@ -29,6 +29,8 @@ async def models(request: Request, service: Service, key: ApiKey) -> JSONRespons
             "title": entry.title, "family": entry.family.value, "modes": [m.value for m in entry.modes],
             "defaults": entry.defaults.model_dump(), "rules": entry.rules.model_dump(),
             "tiny": entry.tiny, "weights": {"path": str(loc.path), "source": loc.source, "revision": loc.revision},
+            "distilled": entry.distilled, "base_model": entry.base_model,
+            "bundled_loras": [b.model_dump() for b in entry.bundled_loras],
             "default": entry.id == request.app.state.default_model,
         })
     return JSONResponse({"object": "list", "data": data})
