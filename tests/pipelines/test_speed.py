@@ -178,3 +178,8 @@ def test_compile_is_warmed_up_at_preload(tiny_weights_dir: Path) -> None:
     result = gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=1))
     assert result.timings["load_s"] == 0.0 and result.optimizations["compiled"] is True
     assert counters["stats"]["unique_graphs"] == compiled_at_preload  # the request compiled nothing new
+    # Other sizes and lengths a server sees: dynamic shapes, no recompile (README "Speed and memory").
+    for width, height, frames in ((96, 64, 13), (128, 96, 5)):
+        gen.generate(GenerationSpec(model="tiny-wan2.1-t2v", prompt="a cat", seed=1, width=width, height=height,
+                                    num_frames=frames, steps=2))
+    assert counters["stats"]["unique_graphs"] == compiled_at_preload, "a new size recompiled the blocks"
