@@ -88,10 +88,14 @@ def run(args: argparse.Namespace) -> int:
     # keep-alive timeout and a connection cap bound what idle or slow clients can hold; bodies
     # have their own deadline (server.api.security.BodyDeadlineMiddleware).
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
-                timeout_keep_alive=int(settings.keepalive_timeout_s), limit_concurrency=settings.limit_concurrency,
-                h11_max_incomplete_event_size=64 * 1024)
+                log_level=settings.log_level.lower(), **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """How uvicorn serves connections (also used by the tests' live servers, so they serve alike)."""
+    return {"timeout_graceful_shutdown": 10, "timeout_keep_alive": int(settings.keepalive_timeout_s),
+            "limit_concurrency": settings.limit_concurrency, "h11_max_incomplete_event_size": 64 * 1024}
 
 
 def main(argv: list[str] | None = None) -> int:

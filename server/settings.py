@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # What each worker actor reserves: "GPU" (num_gpus=1), or a custom resource name.
     ray_resource: str = "GPU"
     # A running job whose actor sends nothing (not even a heartbeat) this long is requeued elsewhere.
-    ray_event_timeout_s: float = Field(default=30.0, gt=0)
+    ray_event_timeout_s: float = Field(default=5.0, gt=0)
     # Models the engine loads at start.
     preload_models: list[str] = Field(default_factory=list)
     # Bounded queue: jobs waiting beyond this are refused with 429.
@@ -94,9 +94,11 @@ class Settings(BaseSettings):
     # True: only hosts in webhook_allow_hosts, public addresses included.
     webhook_allow_only_listed: bool = False
     # A request body must arrive within this many seconds (slow clients get 408).
-    body_timeout_s: float = Field(default=30.0, gt=0)
+    body_timeout_s: float = Field(default=5.0, gt=0)
     # uvicorn: idle keep-alive connections close after this; above limit_concurrency new ones get 503.
-    keepalive_timeout_s: float = Field(default=5.0, gt=0)
+    # Longer than clients keep idle connections (httpx and the openai SDK: 5 s): with equal timeouts a
+    # client reuses a connection just as the server closes it, and its request is reset (seen in CI).
+    keepalive_timeout_s: float = Field(default=30.0, gt=0)
     limit_concurrency: int | None = Field(default=1000, ge=1)
     # "text" or "json" (one JSON object per line, with request_id and job_id when known).
     log_format: str = Field(default="text", pattern="^(text|json)$")

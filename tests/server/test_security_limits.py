@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
@@ -118,3 +120,18 @@ def test_webhook_is_signed_and_retried(client: httpx.Client, receiver: str) -> N
     payload = json.loads(body)
     assert payload["type"] == "video.completed" and payload["data"]["id"] == job["id"]
     assert headers["Vidserve-Webhook-Id"].startswith("whk_")
+
+
+def test_an_idle_connection_outlives_the_clients_own_idle_expiry(server: LiveServer) -> None:
+    """httpx (and the openai SDK on it) drop idle connections after 5 s. A server that closes them
+    at the same moment races every reuse: the request a client sends as the server closes is reset.
+    The server must keep them longer, so one reused just before the client's expiry is served."""
+    client_expiry_s = httpx.Limits().keepalive_expiry
+    assert client_expiry_s is not None
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        request = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+        sock.sendall(request)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(client_expiry_s + 0.5)  # idle past the client's own limit, and a bit of scheduling slack
+        sock.sendall(request)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200"), "the server closed an idle connection a client reuses"
