@@ -123,7 +123,9 @@ class VideoGenerator:
         stop = should_stop or (lambda: False)
         if self.context_parallel is not None:
             from pipelines.parallel import agreed
+            from pipelines.spec import check_sequence_split
 
+            check_sequence_split(entry, rs, self.context_parallel.degree)
             stop = agreed(stop, self.device)  # every rank leaves the loop at the same step
         stage = on_stage or (lambda name: None)
         if stop():

@@ -84,9 +84,7 @@ class VramEstimate:
             weights = max(transformer_bytes, encoder_bytes)
         else:
             weights = transformer_bytes + encoder_bytes
-        pt, ph, pw = a.patch
-        t = ((num_frames - 1) // a.vae_temporal + 1) // pt
-        tokens = t * (height // a.vae_spatial // ph) * (width // a.vae_spatial // pw)
+        tokens = latent_tokens(entry, width, height, num_frames)
         activations = tokens * (a.dim or _DEFAULT_DIM) * _BYTES * _ACTIVATION_FACTOR
         pixels = height * width
         if at_least >= order.index(MemoryStrategy.VAE_TILING):
@@ -108,6 +106,14 @@ class MemoryPlan:
     estimate: VramEstimate
     expected_slowdown: float
     fits: bool
+
+
+def latent_tokens(entry: ModelEntry, width: int, height: int, num_frames: int) -> int:
+    """The transformer's video sequence length for a job: latent frames x latent rows x columns, patched."""
+    a = entry.architecture
+    pt, ph, pw = a.patch
+    t = ((num_frames - 1) // a.vae_temporal + 1) // pt
+    return t * (height // a.vae_spatial // ph) * (width // a.vae_spatial // pw)
 
 
 def plan_memory(entry: ModelEntry, width: int, height: int, num_frames: int, budget_bytes: int | None,

@@ -150,11 +150,22 @@ def _plan(module: Any) -> dict[str, Any] | None:
 
 def _local_cross_attention(module: Any) -> None:
     """With the prompt whole on every rank, cross-attention is local: each rank's query shard
-    attends to the full prompt, exactly as without parallelism (Wan's processor does the same)."""
+    attends to the full prompt, exactly as without parallelism (Wan's processor does the same).
+    And a (B, 1) timestep (LTXConditionPipeline without per-token conditioning) becomes (B,) before
+    diffusers' split hook sees it: the same embedding, and not mistaken for per-token timesteps."""
     if not _is_ltx(module):
         return
     for block in module.transformer_blocks:
         block.attn2.processor._parallel_config = None
+
+    def one_timestep_per_sample(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        t = kwargs.get("timestep")
+        if t is not None and t.ndim == 2 and t.shape[1] == 1:
+            kwargs["timestep"] = t[:, 0]
+        return args, kwargs
+
+    # A torch pre-hook runs before diffusers' hooks, which replace ``forward`` itself.
+    module.register_forward_pre_hook(one_timestep_per_sample, with_kwargs=True)
 
 
 def agreed(should_stop: Callable[[], bool], device: torch.device) -> Callable[[], bool]:

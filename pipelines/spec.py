@@ -207,3 +207,23 @@ def _check_images(mode: Mode, spec: GenerationSpec) -> tuple[Path | None, Path |
     if spec.last_image is not None:
         check_image_file("last_image", spec.last_image)
     return spec.image, spec.last_image
+
+
+def check_sequence_split(entry: ModelEntry, rs: ResolvedSpec, ranks: int) -> None:
+    """Context parallelism splits the video sequence evenly across a worker's GPUs (diffusers'
+    Ulysses and ring attention need equal shards): refuse, naming the values, a size whose token
+    count does not divide by ``ranks``. LTX's first+last frame adds one latent frame of condition
+    tokens. The API checks at submission (400), every rank again before it runs anything."""
+    from pipelines.catalog import Family
+    from pipelines.memory import latent_tokens
+
+    if ranks <= 1:
+        return
+    tokens = latent_tokens(entry, rs.width, rs.height, rs.num_frames)
+    if entry.family is Family.LTX and rs.mode is Mode.FIRST_LAST_FRAME:
+        tokens += latent_tokens(entry, rs.width, rs.height, 1)
+    if tokens % ranks:
+        raise InvalidSpec("size", f"{rs.width}x{rs.height}x{rs.num_frames}",
+                          f"{tokens} video tokens do not split evenly across this server's {ranks} GPUs per job "
+                          f"(context parallelism); pick a width, height or frame count that gives a multiple of "
+                          f"{ranks}")

@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             data_dir=settings.data_dir, engine=the_engine, catalog=app.state.catalog, render=render_video,
             queue_max=settings.queue_max, queue_max_per_key=settings.queue_max_per_key,
             retention_s=settings.retention_hours * 3600, cleanup_interval_s=settings.cleanup_interval_s,
-            memory_limit_bytes=settings.memory_limit_bytes,
+            memory_limit_bytes=settings.memory_limit_bytes, context_parallel=settings.context_parallel,
             webhooks=WebhookSender(settings.webhook_secret, settings.webhook_max_attempts,
                                    settings.webhook_timeout_s,
                                    policy=WebhookPolicy(settings.webhook_allow_hosts,

@@ -132,7 +132,7 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
                           "inputs": inputs},
             ))
             if i == 0:
-                service.admit(resolved.model, resolved.width, resolved.height, resolved.num_frames)
+                service.admit(resolved)
     except BaseException:
         for job in jobs:
             shutil.rmtree(service.jobs_dir / job.id, ignore_errors=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.catalog import Catalog
+from pipelines.spec import ResolvedSpec, check_sequence_split
 from server.engine.base import Engine
 from server.jobs.admission import plan_memory
 from server.jobs.dispatcher import JobDispatcher, Render
@@ -43,6 +44,7 @@ class JobService:
         cleanup_interval_s: float,
         memory_limit_bytes: int | None,
         webhooks: WebhookSender,
+        context_parallel: int = 1,
     ) -> None:
         self.data_dir = data_dir
         self.jobs_dir = data_dir / "jobs"
@@ -55,6 +57,7 @@ class JobService:
         self.metrics = JobMetrics()
         self.webhooks = webhooks
         self.memory_limit_bytes = memory_limit_bytes
+        self.context_parallel = context_parallel  # GPUs per job on every worker (settings)
         self.cleanup_interval_s = cleanup_interval_s
         self.dispatcher = JobDispatcher(self.store, self.queue, engine, self.events, self.metrics, webhooks,
                                         render, self.jobs_dir, retention_s)
@@ -91,11 +94,14 @@ class JobService:
 
     # --- submission ---
 
-    def admit(self, model: str, width: int, height: int, num_frames: int) -> None:
-        """Refuse a job no worker could hold (the estimate is in ``server.jobs.admission``)."""
-        entry = self.catalog.get(model)
+    def admit(self, spec: ResolvedSpec) -> None:
+        """Refuse a job no worker could run: one its GPUs cannot hold (the planner's estimate), or
+        one whose sequence does not split evenly across a multi-GPU worker."""
+        entry = self.catalog.get(spec.model)
         if entry is None:
             return
+        check_sequence_split(entry, spec, self.context_parallel)
+        model, width, height, num_frames = spec.model, spec.width, spec.height, spec.num_frames
         totals = [w.memory_total_bytes for w in self.engine.workers() if w.memory_total_bytes]
         limit = max(totals) if totals else self.memory_limit_bytes
         if limit is None:

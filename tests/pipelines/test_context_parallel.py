@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.errors import ModelUnavailable
+from pipelines.errors import InvalidSpec, ModelUnavailable
 from pipelines.generate import VideoGenerator
 from pipelines.parallel import ContextParallel, free_port_init_method
 from pipelines.spec import GenerationSpec
@@ -24,12 +24,21 @@ SPECS: list[dict[str, Any]] = [
     {"model": "tiny-ltx-video", "prompt": "a boat", "seed": 5, "steps": 3},
     # step caching would desynchronise the ranks: the group runs it exact
     {"model": "tiny-wan2.1-t2v", "prompt": "a red fox", "seed": 3, "steps": 3, "speed": "fast"},
+    # LTXConditionPipeline: per-token timesteps, and the conditioning image's tokens in the sequence
+    {"model": "tiny-ltx-video-distilled", "prompt": "a boat", "seed": 6, "steps": 4},
+    {"model": "tiny-ltx-video", "prompt": "a boat", "seed": 7, "steps": 3, "image": "{red}"},
+    {"model": "tiny-wan2.1-i2v", "prompt": "a boat", "seed": 8, "steps": 3, "image": "{red}"},
+    # 15 tokens: a sequence that does not divide by the group size (refused by name, on every rank)
+    {"model": "tiny-wan2.1-t2v", "prompt": "odd", "seed": 9, "steps": 2, "width": 80, "height": 48, "num_frames": 1},
 ]
+PARITY = [0, 1, 2, 4, 5, 6]
+ODD = 7  # SPECS compared with one process
 STOP_AT = 2  # a cancel that only rank 0 sees, at this step
 
 
 def _run(gen: VideoGenerator, spec: dict[str, Any]) -> dict[str, Any]:
-    """Generate, and count the tokens the first transformer block saw (the shard, under context parallelism)."""
+    """Generate, and count the tokens the first transformer block saw (the shard, under context
+    parallelism); an invalid spec gives its message."""
     entry = gen.catalog.get(spec["model"])
     assert entry is not None
     pipe, _ = gen.cache.get(entry, gen.locator.require(entry.id), entry.modes[0])
@@ -39,12 +48,18 @@ def _run(gen: VideoGenerator, spec: dict[str, Any]) -> dict[str, Any]:
     hook = blocks[0].norm1.register_forward_pre_hook(lambda _m, args: seen.append(int(args[0].shape[1])))
     try:
         res = gen.generate(GenerationSpec(**spec))
+    except InvalidSpec as exc:
+        return {"invalid": exc.message}
     finally:
         hook.remove()
     return {"frames": res.frames, "tokens": seen[0], "optimizations": res.optimizations}
 
 
-def _rank_main(rank: int, world: int, init: str, weights: str, out: Any) -> None:
+def _concrete(images: dict[str, Path]) -> list[dict[str, Any]]:
+    return [{k: (str(images["red"]) if v == "{red}" else v) for k, v in spec.items()} for spec in SPECS]
+
+
+def _rank_main(rank: int, world: int, init: str, weights: str, specs: list[dict[str, Any]], out: Any) -> None:
     from pipelines.errors import GenerationCancelled
     from pipelines.parallel import init_group, leave_group
 
@@ -52,7 +67,7 @@ def _rank_main(rank: int, world: int, init: str, weights: str, out: Any) -> None
     init_group(rank, world, init, torch.device("cpu"))
     try:
         gen = VideoGenerator(WeightsLocator(Path(weights)), device="cpu", context_parallel=ContextParallel(world))
-        results = [_run(gen, spec) for spec in SPECS]
+        results = [_run(gen, spec) for spec in specs]
         steps: list[int] = []
         try:
             gen.generate(GenerationSpec(**SPECS[0]), on_step=lambda i, n: steps.append(i),
@@ -72,11 +87,12 @@ def _rank_main(rank: int, world: int, init: str, weights: str, out: Any) -> None
 
 
 @pytest.fixture(scope="module")
-def group_run(tiny_weights_dir: Path) -> dict[int, dict[str, Any]]:
+def group_run(tiny_weights_dir: Path, color_images: dict[str, Path]) -> dict[int, dict[str, Any]]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     init = free_port_init_method()
-    procs = [ctx.Process(target=_rank_main, args=(r, 2, init, str(tiny_weights_dir), out)) for r in range(2)]
+    specs = _concrete(color_images)
+    procs = [ctx.Process(target=_rank_main, args=(r, 2, init, str(tiny_weights_dir), specs, out)) for r in range(2)]
     for p in procs:
         p.start()
     got = dict(out.get(timeout=300) for _ in procs)
@@ -88,14 +104,16 @@ def group_run(tiny_weights_dir: Path) -> dict[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def single_run(tiny_weights_dir: Path) -> list[dict[str, Any]]:
+def single_run(tiny_weights_dir: Path, color_images: dict[str, Path]) -> dict[int, dict[str, Any]]:
     gen = VideoGenerator(WeightsLocator(tiny_weights_dir), device="cpu")
-    return [_run(gen, spec) for spec in SPECS[:3]]
+    specs = _concrete(color_images)
+    return {i: _run(gen, specs[i]) for i in PARITY}
 
 
-@pytest.mark.parametrize("i", range(3), ids=[s["model"] for s in SPECS[:3]])
+@pytest.mark.parametrize("i", PARITY, ids=[f"{SPECS[i]['model']}{'-image' if 'image' in SPECS[i] else ''}"
+                                           for i in PARITY])
 def test_two_ranks_make_the_single_process_video_from_half_the_tokens(
-        group_run: dict[int, dict[str, Any]], single_run: list[dict[str, Any]], i: int) -> None:
+        group_run: dict[int, dict[str, Any]], single_run: dict[int, dict[str, Any]], i: int) -> None:
     single = single_run[i]
     for rank in (0, 1):
         got = group_run[rank]["results"][i]
@@ -108,19 +126,28 @@ def test_two_ranks_make_the_single_process_video_from_half_the_tokens(
 
 
 def test_step_caching_is_off_in_a_group_and_the_record_says_so(group_run: dict[int, dict[str, Any]],
-                                                               single_run: list[dict[str, Any]]) -> None:
+                                                               single_run: dict[int, dict[str, Any]]) -> None:
     speed = group_run[0]["results"][3]["optimizations"]["speed"]
     assert speed["level"] == "exact" and speed["requested"] == "fast" and speed["cache"] is None
     np.testing.assert_array_equal(group_run[0]["results"][3]["frames"], single_run[0]["frames"])
 
 
 def test_a_cancel_seen_by_rank_0_stops_every_rank_at_the_same_step(group_run: dict[int, dict[str, Any]],
-                                                                   single_run: list[dict[str, Any]]) -> None:
+                                                                   single_run: dict[int, dict[str, Any]]) -> None:
     for rank in (0, 1):
         assert group_run[rank]["cancelled"] is not None, f"rank {rank} was not cancelled"
         assert group_run[rank]["steps"] == list(range(1, STOP_AT + 1)), (rank, group_run[rank]["steps"])
         assert f"after step {STOP_AT} of" in group_run[rank]["cancelled"]
         np.testing.assert_array_equal(group_run[rank]["after"]["frames"], single_run[0]["frames"])
+
+
+def test_a_size_that_does_not_split_evenly_is_refused_by_name_and_the_group_goes_on(
+        group_run: dict[int, dict[str, Any]]) -> None:
+    for rank in (0, 1):
+        assert group_run[rank]["results"][ODD] == {
+            "invalid": "size='80x48x1': 15 video tokens do not split evenly across this server's 2 GPUs per job "
+                       "(context parallelism); pick a width, height or frame count that gives a multiple of 2"}
+        assert "frames" in group_run[rank]["after"]  # the next job ran
 
 
 def test_ring_attention_on_a_cpu_is_refused_with_the_reason(tiny_weights_dir: Path) -> None:
