@@ -139,10 +139,22 @@ class _Sides:
 
                 t0 = time.perf_counter()
                 cls = getattr(diffusers, self.spec.pipeline_class)
-                self.baseline_pipe = cls.from_pretrained(str(self.location.path), dtype=self.dtype).to(self.device)
+                self.baseline_pipe = cls.from_pretrained(str(self.location.path), dtype=self.dtype)
+                self._as_a_user_would_distill(self.baseline_pipe)
+                self.baseline_pipe.to(self.device)
                 self.baseline_pipe.set_progress_bar_config(disable=True)
                 self.load_s["diffusers"] = time.perf_counter() - t0
         self._torch = torch
+
+    def _as_a_user_would_distill(self, pipe: Any) -> None:
+        """A LoRA-distilled entry is its base plus LoRAs and a scheduler shift; a plain diffusers user
+        loads and fuses the same files (``load_lora_weights`` + ``fuse_lora``) and sets the same shift."""
+        from pipelines.distill import fuse_bundled_loras, set_scheduler_shift
+
+        if self.entry.scheduler_shift is not None:
+            set_scheduler_shift(pipe, self.entry.scheduler_shift)
+        if self.location.extra.get("bundled_loras"):
+            fuse_bundled_loras(pipe, self.entry, self.location.extra["bundled_loras"])
 
     def run_vidserve(self, level: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         from pipelines.encode import encode_mp4

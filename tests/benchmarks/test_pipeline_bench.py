@@ -166,3 +166,11 @@ def test_synthetic_flow_end_to_end_on_a_small_architecture(monkeypatch: pytest.M
     assert [x["path"] for x in r["runs"]] == ["vidserve", "diffusers"]
     assert r["pairs"][0]["psnr_identical"] or r["pairs"][0]["psnr_db"] >= 40
     assert r["flops"]["forwards_per_step"] == 2 and r["flops"]["counted_over_analytic"] == pytest.approx(1, abs=0.05)
+
+
+def test_a_lora_distilled_entry_is_compared_with_the_same_distillation_in_plain_diffusers(
+        tiny_weights_dir: Path) -> None:
+    """The plain side loads and fuses the entry's LoRA and sets its shift, as a user would: same picture."""
+    r = run_pipeline_bench(PipelineBenchConfig(model="tiny-wan2.1-t2v-distill-lora", runs=1,
+                                               weights_dir=tiny_weights_dir, count_flops=False))
+    assert r["summary"]["identical_to_diffusers"] or r["summary"]["psnr_vs_diffusers_db"] >= 40, r["summary"]
