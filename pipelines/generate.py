@@ -223,7 +223,8 @@ class VideoGenerator:
         fits the budget (sequential offload when nothing does), never below the settings' floor."""
         entry = self.catalog.get(rs.model)
         assert entry is not None
-        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes())
+        ranks = self.context_parallel.degree if self.context_parallel else 1
+        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes(), ranks=ranks)
         strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
         order = list(MemoryStrategy)
         if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):

@@ -64,7 +64,9 @@ class VramEstimate:
 
     @classmethod
     def for_job(cls, entry: ModelEntry, width: int, height: int, num_frames: int,
-                strategy: MemoryStrategy = MemoryStrategy.NONE) -> VramEstimate:
+                strategy: MemoryStrategy = MemoryStrategy.NONE, ranks: int = 1) -> VramEstimate:
+        """Per GPU. With context parallelism over ``ranks`` GPUs each holds all weights and 1/ranks
+        of the transformer's activations (the VAE decode is not split)."""
         a = entry.architecture
         order = list(MemoryStrategy)
         at_least = order.index(strategy)
@@ -85,7 +87,7 @@ class VramEstimate:
         else:
             weights = transformer_bytes + encoder_bytes
         tokens = latent_tokens(entry, width, height, num_frames)
-        activations = tokens * (a.dim or _DEFAULT_DIM) * _BYTES * _ACTIVATION_FACTOR
+        activations = -(-tokens // max(1, ranks)) * (a.dim or _DEFAULT_DIM) * _BYTES * _ACTIVATION_FACTOR
         pixels = height * width
         if at_least >= order.index(MemoryStrategy.VAE_TILING):
             pixels = min(pixels, _VAE_TILE_PIXELS)
@@ -117,13 +119,14 @@ def latent_tokens(entry: ModelEntry, width: int, height: int, num_frames: int) -
 
 
 def plan_memory(entry: ModelEntry, width: int, height: int, num_frames: int, budget_bytes: int | None,
-                allowed: list[MemoryStrategy] | None = None) -> MemoryPlan:
-    """The fastest strategy whose estimate fits ``budget_bytes`` (no budget: everything resident).
-    When none fits, the most frugal one is returned with ``fits=False``."""
+                allowed: list[MemoryStrategy] | None = None, ranks: int = 1) -> MemoryPlan:
+    """The fastest strategy whose estimate fits ``budget_bytes`` per GPU (no budget: everything
+    resident), for a job split over ``ranks`` GPUs. When none fits, the most frugal one is returned
+    with ``fits=False``."""
     candidates = allowed or list(MemoryStrategy)
     last: MemoryPlan | None = None
     for strategy in sorted(candidates, key=lambda s: SLOWDOWN[s]):
-        est = VramEstimate.for_job(entry, width, height, num_frames, strategy)
+        est = VramEstimate.for_job(entry, width, height, num_frames, strategy, ranks)
         last = MemoryPlan(strategy, est, SLOWDOWN[strategy], budget_bytes is None or est.total_bytes <= budget_bytes)
         if last.fits:
             return last

@@ -107,7 +107,7 @@ class JobService:
         if limit is None:
             return
         # The same planner the worker runs: refuse only when even the most frugal strategy cannot fit.
-        plan = plan_memory(entry, width, height, num_frames, limit)
+        plan = plan_memory(entry, width, height, num_frames, limit, ranks=self.context_parallel)
         if not plan.fits:
             raise AdmissionRefused(
                 f"{model} at {width}x{height} with {num_frames} frames needs {plan.estimate.describe()}, more than "

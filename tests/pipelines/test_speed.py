@@ -92,6 +92,20 @@ def test_speed_levels_skip_forwards_with_bounded_change(gen: VideoGenerator, mod
     assert (again.frames == frames["exact"]).all()
 
 
+@pytest.mark.parametrize(("model", "budget_gb", "by_ranks"), [
+    # 14B at 720p does not fit 24 GB on one GPU; split over 2 or 4 GPUs the activations shrink.
+    ("wan2.1-t2v-14b", 24, {1: None, 2: "group_offload", 4: "layerwise_fp8"}),
+    ("wan2.2-t2v-a14b", 80, {1: "layerwise_fp8", 4: "vae_tiling"}),
+])
+def test_planner_splits_activations_across_a_context_parallel_group(model: str, budget_gb: int,
+                                                                     by_ranks: dict[int, str | None]) -> None:
+    entry = default_catalog().get(model)
+    assert entry is not None
+    for ranks, expected in by_ranks.items():
+        plan = plan_memory(entry, 1280, 720, 81, budget_gb * GIB, ranks=ranks)
+        assert (plan.strategy.value if plan.fits else None) == expected, (ranks, plan)
+
+
 def test_layerwise_fp8_keeps_weights_in_fp8(tiny_weights_dir: Path) -> None:
     entry = default_catalog().get("tiny-wan2.1-t2v")
     assert entry is not None
