@@ -57,6 +57,18 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
+# Import-time warnings from libraries that say nothing an operator can act on: torchao's kernels for
+# other GPU generations failing to load (expected on a CPU or an older GPU), torch's deprecation
+# notice for how torchao registers its enums, and diffusers 0.42 looking for torchao tensor classes
+# that newer torchao renamed (only used to load torchao-serialized checkpoints, which vidserve does not).
+_QUIET = ("torchao", "torch.utils._pytree", "diffusers.quantizers.torchao.torchao_quantizer")
+
+
+def quiet_library_warnings() -> None:
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def configure(log_format: str = "text", level: str | int = "INFO", stream: TextIO | None = None) -> logging.Handler:
     """Replace the root handlers with one stderr handler in the chosen format. uvicorn's loggers
     propagate to it (their own handlers are removed) so access lines get the same shape."""
@@ -72,5 +84,6 @@ def configure(log_format: str = "text", level: str | int = "INFO", stream: TextI
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+    quiet_library_warnings()
     return handler
 

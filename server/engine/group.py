@@ -136,6 +136,9 @@ def follower_main() -> None:
     logging.basicConfig(level=cfg.log_level, force=True,
                         format=f"%(asctime)s %(levelname)s [{cfg.worker_id} rank={args.rank} pid={os.getpid()}] "
                                "%(name)s: %(message)s")
+    from server.logging_setup import quiet_library_warnings
+
+    quiet_library_warnings()
     _exit_with_parent(args.parent_pid)
     from server.engine.worker import make_generator
 

@@ -93,6 +93,9 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
         force=True,  # the child is ours: replace whatever the re-imported main module set up
         format=f"%(asctime)s %(levelname)s [{cfg.worker_id} pid={os.getpid()}%(job)s] %(name)s: %(message)s",
     )
+    from server.logging_setup import quiet_library_warnings
+
+    quiet_library_warnings()
     job_filter = _JobFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(job_filter)
