@@ -6,11 +6,12 @@ call gives the same weights. They load back through `pipelines.loader` like real
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,18 +205,26 @@ def make_tiny(model_id: str, weights_dir: Path, force: bool = False) -> Path:
 
     transformers.utils.logging.disable_progress_bar()  # "Writing model shards" bars for 300 KB files
     pipe = build_tiny_pipeline(model_id)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}-", dir=weights_dir))
-    try:
+    with _replacing(target) as tmp:
         pipe.save_pretrained(tmp, safe_serialization=True)
         (tmp / TINY_MARKER).write_text(json.dumps({"model": model_id, "version": TINY_VERSION, "random": True}))
+    log.info("built tiny model %s at %s", model_id, target)
+    return target
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """A fresh folder beside ``target`` to write into; it replaces ``target`` only when the block
+    succeeds, so a half-built model is never found there."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield tmp
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log.info("built tiny model %s at %s", model_id, target)
-    return target
 
 
 def _make_tiny_derived(entry: ModelEntry, weights_dir: Path, force: bool) -> Path:
@@ -228,17 +237,10 @@ def _make_tiny_derived(entry: ModelEntry, weights_dir: Path, force: bool) -> Pat
     target = weights_dir / entry.id
     if target.exists() and is_current_tiny(target) and not force:
         return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.id}-", dir=weights_dir))
-    try:
+    with _replacing(target) as tmp:
         for i, lora in enumerate(entry.bundled_loras):
             make_tiny_lora(base, tmp / lora.file, component=lora.target, seed=100 + i)
         (tmp / TINY_MARKER).write_text(json.dumps({"model": entry.id, "version": TINY_VERSION, "random": True,
                                                    "base_model": entry.base_model}))
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log.info("built tiny model %s at %s (weights of %s)", entry.id, target, entry.base_model)
     return target

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from server.cli_generate import parse_size
 
@@ -88,7 +89,6 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
-    from benchmarks.report import RESULTS_DIR, summary_block, write_result
     from pipelines.errors import VidserveError
     from server.settings import Settings
 
@@ -119,9 +119,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         bar.update(bar.total - bar.n)
-    path = write_result(data, args.out or RESULTS_DIR)
-    print(summary_block(data))
-    print(f"wrote {path}")
+    _report(data, args.out)
     return 0
 
 
@@ -131,7 +129,6 @@ def run_context_parallel(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from benchmarks.context_parallel_bench import ContextParallelBenchConfig, run_context_parallel_bench
-    from benchmarks.report import RESULTS_DIR, summary_block, write_result
     from server.settings import Settings
 
     if args.degree < 2 or args.runs < 1:
@@ -162,16 +159,13 @@ def run_context_parallel(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         bar.update(bar.total - bar.n)
-    path = write_result(data, args.out or RESULTS_DIR)
-    print(summary_block(data))
-    print(f"wrote {path}")
+    _report(data, args.out)
     return 0
 
 
 def run_serving(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from benchmarks.report import RESULTS_DIR, summary_block, write_result
     from benchmarks.serving_bench import ServingBenchConfig, load_shapes, run_serving_bench
 
     cfg = ServingBenchConfig(url=args.url.rstrip("/"), requests=args.requests, rate=args.rate,
@@ -181,9 +175,7 @@ def run_serving(args: argparse.Namespace) -> int:
         cfg.shapes = load_shapes(args.shapes)
     with tqdm(total=args.requests, desc="bench serving", unit="req") as bar:
         data = run_serving_bench(cfg, lambda n: bar.update(n - bar.n))
-    path = write_result(data, args.out or RESULTS_DIR)
-    print(summary_block(data))
-    print(f"wrote {path}")
+    _report(data, args.out)
     return 0 if data["summary"]["completed"] else 1
 
 
@@ -216,3 +208,13 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     print(markdown_report(args.files), end="")
     return 0
+
+
+def _report(data: dict[str, Any], out: Path | None) -> Path:
+    """Write the result JSON and print its summary: the same ending for every benchmark."""
+    from benchmarks.report import RESULTS_DIR, summary_block, write_result
+
+    path = write_result(data, out or RESULTS_DIR)
+    print(summary_block(data))
+    print(f"wrote {path}")
+    return path
