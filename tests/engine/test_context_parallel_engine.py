@@ -106,12 +106,34 @@ def test_a_rank_that_dies_while_idle_restarts_the_group_before_the_next_job(h: H
     h.settle()
     old = h.engine.workers()[0].rank_pids
     os.kill(old[1], signal.SIGKILL)
+    _wait_for_a_new_group(h, old)
+    assert Path(_run(h, "cp-after-idle-kill").files["video"]).is_file()
+
+
+def _wait_for_a_new_group(h: Harness, old: list[int]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now = h.engine.workers()[0]
         if now.alive and now.rank_pids and not set(now.rank_pids) & set(old):
-            break
+            return
         h(asyncio.sleep(0.2))
-    else:
-        pytest.fail(f"the group was not restarted: {h.engine.workers()}")
-    assert Path(_run(h, "cp-after-idle-kill").files["video"]).is_file()
+    pytest.fail(f"the group was not restarted: {h.engine.workers()}")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in state  # exited, waiting to be reaped by whoever adopted it
+
+
+def test_when_rank_0_dies_the_other_ranks_exit_too_and_free_their_devices(h: Harness) -> None:
+    h.settle()
+    old = h.engine.workers()[0].rank_pids
+    os.kill(old[0], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not _gone(old[1]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _gone(old[1]), f"rank 1 (pid {old[1]}) outlived rank 0"
+    _wait_for_a_new_group(h, old)  # and the engine brought up a whole new group
