@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.catalog import ModelEntry
 from pipelines.errors import InvalidSpec
+from pipelines.validation import NoBoolNumbers
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ _TARGETS: dict[str, tuple[str, ...]] = {
 _A, _B = ".lora_A.weight", ".lora_B.weight"
 
 
-class LoraRequest(BaseModel):
+class LoraRequest(NoBoolNumbers):
     """What a request names: a file in the LoRA folder (stem or file name) and its strength."""
 
     model_config = ConfigDict(extra="forbid")

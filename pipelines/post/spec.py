@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from pipelines.errors import InvalidSpec
 from pipelines.post.presets import PRESETS
+from pipelines.validation import NoBoolNumbers
 
 Fit = Literal["cover", "contain"]
 Codec = Literal["h264", "hevc", "av1", "vp9", "prores"]
@@ -31,7 +32,7 @@ CONTAINER_CODECS: dict[str, tuple[str, ...]] = {
 DEFAULT_CONTAINER = {"h264": "mp4", "hevc": "mp4", "av1": "mp4", "vp9": "webm", "prores": "mov"}
 
 
-class InterpolateSpec(BaseModel):
+class InterpolateSpec(NoBoolNumbers):
     """Exactly one of ``factor`` (2–8) or ``fps`` (target rate)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +46,7 @@ class InterpolateSpec(BaseModel):
     batch: int = 4
 
 
-class UpscaleSpec(BaseModel):
+class UpscaleSpec(NoBoolNumbers):
     """Exactly one of ``factor`` (2 or 4) or ``size`` ("WxH")."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,7 +60,7 @@ class UpscaleSpec(BaseModel):
     overlap: int = 16
 
 
-class ExportSpec(BaseModel):
+class ExportSpec(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid")
 
     preset: str | None = None
@@ -74,7 +75,7 @@ class ExportSpec(BaseModel):
     audio: Path | None = None  # WAV (or any file PyAV decodes) muxed as AAC (mp4/mov) or Opus (webm)
 
 
-class PostSpec(BaseModel):
+class PostSpec(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid")
 
     interpolate: InterpolateSpec | None = None

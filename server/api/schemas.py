@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from pipelines.validation import NoBoolNumbers
 from server.api.naming import download_name
 from server.jobs.models import Job, JobState
 from server.jobs.provenance import provenance_summary
@@ -25,7 +26,7 @@ def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
     return {k: str(v) for k, v in value.items()}
 
 
-class CommonFields(BaseModel):
+class CommonFields(NoBoolNumbers):
     """What every creation request may carry besides the generation spec."""
 
     model_config = ConfigDict(extra="forbid")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from pipelines.encode import probe
 from tests.server.conftest import FAST, wait_terminal
@@ -166,3 +168,18 @@ def test_list_pagination_and_filters(client: httpx.Client) -> None:
     assert len(done["data"]) == 3
     assert client.get("/v1/videos", params={"status": "nope"}).status_code == 400
     assert json.loads(client.get("/v1/videos", params={"limit": 0}).text)["error"]["param"] == "limit"
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"prompt": "x", "num_frames": True}, "num_frames"),
+    ({"prompt": "x", "seed": False}, "seed"),
+    ({"prompt": "x", "steps": True, "guidance_scale": 5}, "steps"),
+    ({"prompt": "x", "post": {"interpolate": {"factor": True}}}, "post"),
+    ({"prompt": "x", "loras": [{"name": "style", "strength": True}]}, "loras"),
+])
+def test_json_booleans_are_not_numbers(client: httpx.Client, body: dict[str, Any], param: str) -> None:
+    """Found by the fuzzer: lax validation took true as 1 and queued a one-frame job."""
+    r = client.post("/v1/text-to-video", json=body)
+    assert r.status_code in (400, 422), r.text
+    err = r.json()["error"]
+    assert err["param"].startswith(param) and "boolean" in err["message"], err
