@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class JobDispatcher:
         self._loop_thread: int | None = None
         # worker id -> LoRA set of the last job it started (what it has loaded): the queue prefers those.
         self.worker_loras: dict[str, str] = {}
+        self._progress_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-progress")
 
     # --- lifecycle ---
 
@@ -86,6 +88,8 @@ class JobDispatcher:
         # An engine thread may still deliver events for the jobs just put back; after stop they are
         # dropped here rather than written to a store that is about to close.
         self.live.clear()
+        await asyncio.to_thread(self._progress_writer.shutdown, wait=True)  # queued progress lands first
+        self._progress_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-progress")
         self._loop = None
 
     def wake(self) -> None:
@@ -123,7 +127,7 @@ class JobDispatcher:
             self.store.update(job.id, state=job.state, attempts=job.attempts, stage=None, progress=0,
                               eta_seconds=None, error_code=None, error_message=None)
             self.metrics.queue_wait_seconds.observe(max(0.0, time.time() - job.created_at))
-            self.live[job.id] = JobProgress(job.model, post_span=_post_span(job))
+            self.live[job.id] = JobProgress(job.model, post_span=_post_span(job), attempt=job.attempts)
             log.info("job %s: dispatched (attempt %d, priority %d)", job.id, job.attempts, job.priority)
             self.running[job.id] = asyncio.get_running_loop().create_task(self._run_job(job), name=f"job-{job.id}")
         if moved:
@@ -245,8 +249,19 @@ class JobDispatcher:
             self.events.publish(job_id, "progress", self._progress_data(job_id, live))
 
     def _flush(self, job_id: str, live: JobProgress) -> None:
+        """Persist progress behind the event loop: a status poll reads live progress from memory, and
+        a sync-to-disk on the loop (or waiting for the write lock while a burst of submissions
+        commits) would stall every other request. One writer thread keeps the writes in order."""
         live.last_flush = time.monotonic()
-        self.store.update(job_id, stage=live.stage, progress=live.progress, eta_seconds=live.eta_seconds)
+        self._progress_writer.submit(self._write_progress, job_id, live.attempt, live.stage, live.progress,
+                                     live.eta_seconds)
+
+    def _write_progress(self, job_id: str, attempt: int, stage: str | None, progress: int,
+                        eta_seconds: float | None) -> None:
+        try:
+            self.store.update_progress(job_id, attempt, stage=stage, progress=progress, eta_seconds=eta_seconds)
+        except Exception:  # progress is advisory; the job's outcome is written on the loop
+            log.exception("job %s: could not record progress", job_id)
 
     @staticmethod
     def _progress_data(job_id: str, live: JobProgress) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class JobProgress:
     denoise_end: float | None = None
     post_span: tuple[int, int] | None = None  # POST_SPAN / REPOST_SPAN when the job has a post stage
     post_start: float | None = None
+    attempt: int = 0  # the job's attempt this progress belongs to (a stale write from another is dropped)
 
     def on_stage(self, stage: str, tails: dict[str, float]) -> None:
         self.stage = stage

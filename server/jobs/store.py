@@ -166,6 +166,18 @@ class JobStore:
                 f"UPDATE jobs SET {sets} WHERE id = ?", [*(_to_sql(k, v) for k, v in values.items()), job_id]
             )
 
+    def update_progress(self, job_id: str, attempt: int, **values: Any) -> None:
+        """Progress of a running attempt: written only while that attempt is still the one running,
+        so a write that lands late (after the job finished, or was requeued) changes nothing."""
+        if set(values) - {"stage", "progress", "eta_seconds"}:
+            raise KeyError(f"not progress fields: {sorted(values)}")
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._lock:
+            self._db.execute(
+                f"UPDATE jobs SET {sets} WHERE id = ? AND state = ? AND attempts = ?",
+                [*(_to_sql(k, v) for k, v in values.items()), job_id, JobState.IN_PROGRESS.value, attempt],
+            )
+
     def delete(self, job_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))

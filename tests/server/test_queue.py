@@ -80,3 +80,56 @@ def test_store_persists_and_idempotency(tmp_path: Path) -> None:
     assert reopened.get("b") is None and reopened.get("c") is None
     page, more = reopened.list(metadata={"shot": "1"})
     assert [j.id for j in page] == ["a"] and not more
+
+
+def test_progress_is_written_behind_the_event_loop_and_never_over_a_finished_job(tmp_path: Path) -> None:
+    """A burst of submissions holds the store's write lock for its commits; a progress event must not
+    wait for it on the event loop (every request would stall), and a progress write that lands after
+    the job finished, or after it was requeued and started again, must change nothing."""
+    import threading
+
+    from server.engine.base import EngineEvent, EventType
+    from server.engine.inprocess import InProcessEngine
+    from server.jobs.dispatcher import JobDispatcher
+    from server.jobs.events import JobEvents
+    from server.jobs.metrics import JobMetrics
+    from server.jobs.progress import JobProgress
+    from server.jobs.webhooks import WebhookSender
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.create([_job("p")])
+    store.update("p", state=JobState.IN_PROGRESS, attempts=1)
+    d = JobDispatcher(store, JobQueue(8, 8), InProcessEngine(tmp_path, {}, "cpu", None, []), JobEvents(),
+                      JobMetrics(), WebhookSender(""), lambda job: {}, tmp_path, 3600.0)
+    d.live["p"] = JobProgress("tiny-ltx-video", attempt=1)
+
+    def drain() -> None:
+        d._progress_writer.submit(lambda: None).result(timeout=10)
+
+    release = threading.Event()
+    holder = threading.Thread(target=lambda: (store._lock.acquire(), release.wait(10), store._lock.release()))
+    holder.start()
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    d._on_event(EngineEvent("p", EventType.STAGE, {"stage": "denoising"}, time.time()))
+    assert time.perf_counter() - t0 < 0.5, "a progress event waited for the store's write lock"
+    release.set()
+    holder.join()
+    drain()
+    running = store.get("p")
+    assert running is not None and running.stage == "denoising"
+
+    store.update("p", state=JobState.QUEUED)           # requeued: attempt 1 is over
+    store.update("p", state=JobState.IN_PROGRESS, attempts=2, stage=None)
+    d._on_event(EngineEvent("p", EventType.STAGE, {"stage": "decoding"}, time.time()))  # attempt 1's, late
+    drain()
+    again = store.get("p")
+    assert again is not None and again.stage is None
+
+    d.live["p"] = JobProgress("tiny-ltx-video", attempt=2)
+    store.update("p", state=JobState.COMPLETED, stage="encoding", progress=100)
+    d._on_event(EngineEvent("p", EventType.STAGE, {"stage": "decoding"}, time.time()))  # lands after the end
+    drain()
+    done = store.get("p")
+    assert done is not None and (done.state, done.stage, done.progress) == (JobState.COMPLETED, "encoding", 100)
+    store.close()
