@@ -51,6 +51,7 @@ class LoadOutcome:
     missing_retry_after: int = 0
     accepted: list[str] = field(default_factory=list)
     poll_latencies: list[float] = field(default_factory=list)
+    poll_server_s: list[float] = field(default_factory=list)  # the server's own time (Server-Timing)
     sse_streams: int = 0
     sse_terminal: int = 0
     downloads: int = 0
@@ -88,6 +89,9 @@ async def _client(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcom
         t0 = time.perf_counter()
         r = await c.get(f"/v1/videos/{job_id}")
         out.poll_latencies.append(time.perf_counter() - t0)
+        server_ms = server_timing_ms(r.headers.get("server-timing", ""))
+        if server_ms is not None:
+            out.poll_server_s.append(server_ms / 1000)
         out.other_codes[str(r.status_code)] += 1
         state = r.json().get("state", "") if r.status_code == 200 else ""
         if state in TERMINAL:
@@ -136,11 +140,26 @@ async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, 
         "duplicated_in_listing": len(listed) - len(set(listed)),
         "polls": len(lat), "poll_p50_ms": _ms(_pct(lat, 0.5)), "poll_p99_ms": _ms(_pct(lat, 0.99)),
         "poll_max_ms": _ms(max(lat) if lat else None),
+        # What of that the server spent answering; the rest is connection, queueing and the client's own loop.
+        "poll_server_p50_ms": _ms(_pct(out.poll_server_s, 0.5)),
+        "poll_server_p99_ms": _ms(_pct(out.poll_server_s, 0.99)),
         "sse_streams": out.sse_streams, "sse_reached_terminal": out.sse_terminal,
         "downloads": out.downloads, "download_mb": round(out.download_bytes / 1e6, 2),
         "rss_before_mb": _mb(rss_before), "rss_after_mb": _mb(rss_after),
         "rss_growth_mb": _mb(rss_after - rss_before) if rss_before and rss_after else None,
     }
+
+
+def server_timing_ms(header: str) -> float | None:
+    """``app;dur=12.3`` (our Server-Timing header) -> 12.3."""
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "dur":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
 
 
 def _ms(v: float | None) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl
@@ -42,7 +43,9 @@ class RequestTimeout(ApiError):
 
 class RequestIdMiddleware:
     """Every request gets an id (the client's ``X-Request-Id`` when sane, else a new one): in the
-    log context while it is handled and echoed in the ``X-Request-Id`` response header."""
+    log context while it is handled and echoed in the ``X-Request-Id`` response header. The
+    response also says how long the server took to start answering (``Server-Timing: app;dur=ms``),
+    so a client can tell time spent in the server from time spent on the way."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -55,10 +58,12 @@ class RequestIdMiddleware:
         rid = given if given and _CLIENT_ID.match(given) else f"req_{uuid.uuid4().hex[:20]}"
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
+        t0 = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                took = f"app;dur={(time.perf_counter() - t0) * 1000:.1f}".encode()
+                headers = [*message.get("headers", []), (b"x-request-id", rid.encode()), (b"server-timing", took)]
                 message = {**message, "headers": headers}
             await send(message)
 

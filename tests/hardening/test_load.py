@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 # the open item; tighten this bound when it lands.
 POLL_P99_BOUND_MS = 10_000.0
 POLL_P50_BOUND_MS = 250.0
+POLL_SERVER_P99_BOUND_MS = 1_000.0
 RSS_GROWTH_BOUND_MB = 60.0
 
 
@@ -44,4 +45,7 @@ def test_load_hundreds_of_clients(tiny_weights_dir: Path, tmp_path: Path) -> Non
     assert s["final_states"] == {"completed": s["accepted"]}, s
     assert s["downloads"] == s["accepted"] and s["sse_reached_terminal"] == s["sse_streams"], s
     assert s["poll_p99_ms"] < POLL_P99_BOUND_MS and s["poll_p50_ms"] < POLL_P50_BOUND_MS, s
+    # The server's own share of a poll (Server-Timing) stays small even at the burst's tail: measured
+    # ~160 ms p99 while the client saw ~5.7 s, so the tail above is queueing outside the handler.
+    assert s["poll_server_p99_ms"] is not None and s["poll_server_p99_ms"] < POLL_SERVER_P99_BOUND_MS, s
     assert s["rss_growth_mb"] < RSS_GROWTH_BOUND_MB, s

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.load_test import server_timing_ms
 from server.api.auth import authenticate
 from server.jobs.webhook_policy import WebhookPolicy, WebhookRefused
 from server.logging_setup import configure
@@ -64,6 +65,9 @@ def test_request_ids_in_header_and_logs(hserver: LiveServer) -> None:
             bad = c.get("/healthz", headers={"X-Request-Id": "evil id with spaces" * 5})
             assert bad.headers["x-request-id"].startswith("req_")
             assert c.get("/v1/videos/nope").headers["x-request-id"].startswith("req_")  # errors carry one too
+            # How long the server itself took, for telling server time from time on the way (load test).
+            took = server_timing_ms(r.headers["server-timing"])
+            assert took is not None and 0 < took < 30_000
             wait_done(c, r.json()["id"])
     finally:
         logging.getLogger().removeHandler(handler)
