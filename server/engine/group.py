@@ -56,11 +56,9 @@ class RankGroup:
     def __init__(self, cfg: WorkerConfig) -> None:
         from pipelines.parallel import free_port_init_method
 
-        self.cfg = cfg
-        self.world = cfg.context_parallel
         init_method = free_port_init_method()
         self.procs: list[subprocess.Popen[bytes]] = []
-        for rank in range(1, self.world):
+        for rank in range(1, cfg.context_parallel):
             proc = subprocess.Popen([sys.executable, "-m", "server.engine.group"], stdin=subprocess.PIPE)
             assert proc.stdin is not None
             proc.stdin.write(pickle.dumps(RankArgs(cfg, rank, init_method, os.getpid())))
@@ -68,8 +66,7 @@ class RankGroup:
             self.procs.append(proc)
         self._pidfds = [os.pidfd_open(p.pid) for p in self.procs]
         self.channel = _join(cfg, 0, init_method)
-        log.info("context-parallel group of %d ranks up (pids %s)", self.world,
-                 [os.getpid(), *(p.pid for p in self.procs)])
+        log.info("context-parallel group of %d ranks up (pids %s)", cfg.context_parallel, self.pids())
 
     def pids(self) -> list[int]:
         return [os.getpid(), *(p.pid for p in self.procs)]

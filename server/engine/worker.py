@@ -33,6 +33,7 @@ from server.engine.base import EngineEvent, EventType, Stage, WorkItem, WorkResu
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
     from pipelines.spec import ResolvedSpec
+    from server.engine.group import RankGroup
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class _GroupBroken(Exception):
     """A rank of this worker's group died during the job."""
 
 
-def _group_intact(group: Any, wait_s: float = 0.0) -> bool:
+def _group_intact(group: RankGroup, wait_s: float = 0.0) -> bool:
     dead = group.dead_ranks(wait_s)
     if dead:
         log.error("rank(s) %s of this worker's group died; exiting so the group restarts", dead)
@@ -191,7 +192,7 @@ def preload_model(gen: VideoGenerator, model: str) -> None:
 
 
 def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Connection,
-             cancel: CancelFlag, group: Any = None) -> str | None:
+             cancel: CancelFlag, group: RankGroup | None = None) -> str | None:
     """Run one item and report it; returns the failure code, None on success. Raises
     _GroupBroken instead of reporting a failure that a dead rank of the group caused."""
     job = item.job_id
@@ -324,7 +325,7 @@ def _free_memory(gen: VideoGenerator) -> None:
         torch.cuda.empty_cache()
 
 
-def _status(gen: VideoGenerator, group: Any = None) -> dict[str, Any]:
+def _status(gen: VideoGenerator, group: RankGroup | None = None) -> dict[str, Any]:
     import torch
 
     total = free = None

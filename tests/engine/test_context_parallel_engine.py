@@ -22,20 +22,14 @@ from pipelines.spec import GenerationSpec
 from pipelines.weights import WeightsLocator
 from server.engine.base import EngineEvent, EventType, JobCancelled, WorkerCrashed, WorkResult
 from server.engine.local import LocalEngine
-from tests.engine.test_local_engine import Harness, spec_dict
+from tests.engine.test_local_engine import Harness, running, spec_dict
 
 
 @pytest.fixture(scope="module")
 def h(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    loop = asyncio.new_event_loop()
     engine = LocalEngine(tiny_weights_dir, devices=["cpu"], context_parallel=2, start_timeout=120, stop_timeout=10)
-    harness = Harness(loop, engine, tmp_path_factory.mktemp("cp-out"))
-    try:
-        harness(engine.start())
+    with running(engine, tmp_path_factory.mktemp("cp-out")) as harness:
         yield harness
-    finally:
-        harness(engine.stop())
-        loop.close()
 
 
 def _frames_sha(frames: np.ndarray) -> str:

@@ -7,6 +7,7 @@ each test leaves it with both workers idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -74,9 +75,16 @@ def engine_weights(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def h(engine_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    loop = asyncio.new_event_loop()
     engine = LocalEngine(engine_weights, devices=["cpu", "cpu"], start_timeout=90, stop_timeout=10)
-    harness = Harness(loop, engine, tmp_path_factory.mktemp("engine-out"))
+    with running(engine, tmp_path_factory.mktemp("engine-out")) as harness:
+        yield harness
+
+
+@contextlib.contextmanager
+def running(engine: LocalEngine, out: Path) -> Iterator[Harness]:
+    """The engine started on its own event loop, stopped (and the loop closed) afterwards."""
+    loop = asyncio.new_event_loop()
+    harness = Harness(loop, engine, out)
     try:
         harness(engine.start())
         yield harness
