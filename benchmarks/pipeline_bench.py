@@ -149,10 +149,10 @@ class _Sides:
     def _as_a_user_would_distill(self, pipe: Any) -> None:
         """A LoRA-distilled entry is its base plus LoRAs and a scheduler shift; a plain diffusers user
         loads and fuses the same files (``load_lora_weights`` + ``fuse_lora``) and sets the same shift."""
-        from pipelines.distill import fuse_bundled_loras, set_scheduler_shift
+        from pipelines.distill import fuse_bundled_loras
+        from pipelines.flow_shift import apply_flow_shift
 
-        if self.entry.scheduler_shift is not None:
-            set_scheduler_shift(pipe, self.entry.scheduler_shift)
+        apply_flow_shift(pipe, self.entry, self.spec)  # as diffusers' Wan examples set flow_shift
         if self.location.extra.get("bundled_loras"):
             fuse_bundled_loras(pipe, self.entry, self.location.extra["bundled_loras"])
 

@@ -5,6 +5,7 @@ Torch-free on purpose: the API validates requests against this without importing
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import PurePosixPath
@@ -25,7 +26,22 @@ class Family(StrEnum):
     LTX = "ltx-video"
 
 
+class SizeShift(BaseModel):
+    """The flow shift published for one size class (e.g. Wan 2.1 14B: 3.0 at 480p, 5.0 at 720p).
+    A request runs the shift of the class whose pixel count is nearest its own (by ratio)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    width: int
+    height: int
+    flow_shift: float = Field(gt=0)
+
+
 class Defaults(BaseModel):
+    """What a request gets for every field it leaves unset: the settings that decide quality, each
+    as published by the model's authors or diffusers (sources in the entry's ``notes``)."""
+
     model_config = ConfigDict(frozen=True)
 
     width: int
@@ -37,6 +53,17 @@ class Defaults(BaseModel):
     # Wan 2.2 two-expert models: guidance for the low-noise expert.
     guidance_scale_2: float | None = None
     negative_prompt: str = ""
+    # The scheduler's flow shift (``flow_shift`` on UniPC, ``shift`` on FlowMatchEuler), set on the
+    # loaded scheduler before every call. None: the scheduler's own (LTX-Video: resolution-dependent
+    # dynamic shifting, which a fixed shift would not reach). ``flow_shift_by_size`` overrides it per
+    # size class where the published value depends on size.
+    flow_shift: float | None = Field(default=None, gt=0)
+    flow_shift_by_size: tuple[SizeShift, ...] = ()
+    # LTX-Video decode and conditioning noise (``decode_timestep``, ``decode_noise_scale`` on every LTX
+    # pipeline; ``image_cond_noise_scale`` on LTXConditionPipeline). None: not an LTX setting.
+    decode_timestep: float | None = None
+    decode_noise_scale: float | None = None
+    image_cond_noise_scale: float | None = None
     # Timestep-distilled checkpoints are trained on a few fixed timesteps (0..1000, noisiest first):
     # this published schedule is passed to the pipeline as ``timesteps=`` when a request runs the
     # default step count. Its length is ``steps``.
@@ -50,7 +77,21 @@ class Defaults(BaseModel):
                 raise ValueError(f"timesteps has {len(ts)} entries but steps={self.steps}")
             if any(not 0.0 < t <= 1000.0 for t in ts) or any(a <= b for a, b in pairwise(ts)):
                 raise ValueError(f"timesteps {list(ts)} must decrease strictly within (0, 1000]")
+        if self.flow_shift_by_size and self.flow_shift is None:
+            raise ValueError("flow_shift_by_size needs flow_shift (the value at the default size)")
+        if self.flow_shift_by_size and self.flow_shift != self.flow_shift_at(self.width, self.height):
+            raise ValueError(f"flow_shift {self.flow_shift} is not the size-class value at the default size "
+                             f"{self.width}x{self.height} ({self.flow_shift_at(self.width, self.height)})")
         return self
+
+    def flow_shift_at(self, width: int, height: int) -> float | None:
+        """The published flow shift for a width x height request (None: the scheduler's own)."""
+        if not self.flow_shift_by_size:
+            return self.flow_shift
+        pixels = width * height
+        nearest = min(self.flow_shift_by_size,
+                      key=lambda c: abs(math.log(pixels / (c.width * c.height))))
+        return nearest.flow_shift
 
 
 class ShapeRules(BaseModel):
@@ -135,20 +176,20 @@ class ModelEntry(BaseModel):
     license: str = ""
     tiny: bool = False
     notes: str = ""
-    extra_call_kwargs: dict[str, float | int | str | list[float]] = Field(default_factory=dict)
     # Step- and/or guidance-distilled: runs with its own few steps and guidance (see ``defaults``).
     distilled: bool = False
     # A model made of another catalog entry's weights plus ``bundled_loras``: the weights are found
     # (and pulled) as that entry's, the LoRA files at ``weights_dir/<id>/``.
     base_model: str | None = None
     bundled_loras: tuple[BundledLora, ...] = ()
-    # The scheduler's flow shift set at load time (``flow_shift`` on UniPC, ``shift`` on FlowMatch
-    # Euler); distillations are trained at a fixed shift. None keeps the weights' scheduler config.
-    scheduler_shift: float | None = None
 
     @property
     def modes(self) -> list[Mode]:
         return list(self.pipelines)
+
+    def flow_shift_for(self, width: int, height: int) -> float | None:
+        """The catalog's flow shift for a request of this size (None: the scheduler's own)."""
+        return self.defaults.flow_shift_at(width, height)
 
     def schedule_for(self, steps: int) -> tuple[float, ...] | None:
         """The published timestep schedule when ``steps`` is its length, else None (the pipeline's
@@ -163,12 +204,57 @@ class ModelEntry(BaseModel):
             if cannot:
                 raise ValueError(f"{self.id}: a timestep schedule needs {sorted(TIMESTEP_PIPELINES)} for every "
                                  f"mode; {cannot} cannot take one")
+        d = self.defaults
+        ltx_only = {"decode_timestep": d.decode_timestep, "decode_noise_scale": d.decode_noise_scale,
+                    "image_cond_noise_scale": d.image_cond_noise_scale}
+        if self.family is Family.LTX:
+            # LTX-Video's scheduler shifts by resolution itself (use_dynamic_shifting): a fixed shift is ignored.
+            if d.flow_shift is not None:
+                raise ValueError(f"{self.id}: LTX-Video takes no fixed flow_shift")
+            unset = sorted(k for k, v in ltx_only.items() if v is None)
+            if unset:
+                raise ValueError(f"{self.id}: LTX-Video entries must set {unset}")
+        else:
+            if d.flow_shift is None:
+                raise ValueError(f"{self.id}: Wan entries must set flow_shift (published per model)")
+            given = sorted(k for k, v in ltx_only.items() if v is not None)
+            if given:
+                raise ValueError(f"{self.id}: {given} are LTX-Video settings")
+        if d.guidance_scale_2 is not None and self.architecture.experts < 2:
+            raise ValueError(f"{self.id}: guidance_scale_2 is for two-expert models")
         for lora in self.bundled_loras:
             if lora.target == "transformer_2" and self.architecture.experts < 2:
                 raise ValueError(f"{self.id}: bundled LoRA {lora.file} targets transformer_2 of a one-expert model")
         if self.bundled_loras and self.base_model is None and self.hub_repo is None and not self.tiny:
             raise ValueError(f"{self.id}: bundled LoRAs need base weights (base_model or hub_repo)")
         return self
+
+
+class ModelInfo(BaseModel):
+    """A catalog entry as `vidserve weights list --json` and `GET /v1/models` show it: every default a
+    request gets (the settings that decide quality included), and where the weights come from."""
+
+    id: str
+    family: Family
+    title: str
+    modes: list[Mode]
+    defaults: Defaults
+    rules: ShapeRules
+    distilled: bool
+    base_model: str | None
+    bundled_loras: list[BundledLora]
+    hub_repo: str | None
+    revision: str
+    license: str
+    tiny: bool
+    notes: str
+
+    @classmethod
+    def of(cls, entry: ModelEntry) -> ModelInfo:
+        return cls(id=entry.id, family=entry.family, title=entry.title, modes=entry.modes, defaults=entry.defaults,
+                   rules=entry.rules, distilled=entry.distilled, base_model=entry.base_model,
+                   bundled_loras=list(entry.bundled_loras), hub_repo=entry.hub_repo, revision=entry.revision,
+                   license=entry.license, tiny=entry.tiny, notes=entry.notes)
 
 
 class Catalog:

@@ -50,12 +50,12 @@ def call_kwargs(entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None
         "guidance_scale": spec.guidance_scale,
         "output_type": "np",
     }
-    kw.update(entry.extra_call_kwargs)
     schedule = entry.schedule_for(spec.steps)
     if schedule is not None:  # timestep-distilled: the published schedule (see ModelEntry.schedule_for)
         kw["timesteps"] = list(schedule)
     if entry.family is Family.LTX:
         kw["frame_rate"] = spec.fps
+        kw |= _ltx_noise(entry, spec)
         if spec.mode is not Mode.TEXT_TO_VIDEO:
             from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
@@ -71,3 +71,14 @@ def call_kwargs(entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None
         if spec.mode is Mode.FIRST_LAST_FRAME:
             kw["last_image"] = last
     return kw
+
+
+def _ltx_noise(entry: ModelEntry, spec: ResolvedSpec) -> dict[str, float]:
+    """LTX's decode noise (every LTX pipeline) and image-condition noise (LTXConditionPipeline only):
+    the resolved spec's values, the catalog's for a spec stored before they were resolved."""
+    d = entry.defaults
+    names = ["decode_timestep", "decode_noise_scale"]
+    if spec.pipeline_class == "LTXConditionPipeline":
+        names.append("image_cond_noise_scale")
+    values = {n: getattr(spec, n) if getattr(spec, n) is not None else getattr(d, n) for n in names}
+    return {n: v for n, v in values.items() if v is not None}

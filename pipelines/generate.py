@@ -175,6 +175,9 @@ class VideoGenerator:
                     raise GenerationCancelled(i + 1, total)
                 return kw
 
+            from pipelines.flow_shift import apply_flow_shift
+
+            optimizations["scheduler"] = apply_flow_shift(pipe, entry, rs)  # every call: no job inherits another's
             kwargs = call_kwargs(entry, rs, first, last) | embeds
             if entry.defaults.timesteps is not None and "timesteps" not in kwargs:
                 log.warning("%s: steps=%d is not the %d steps of its published schedule; running the pipeline's "

@@ -82,6 +82,10 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
     # Loading bars from diffusers/transformers would interleave with our own progress output.
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    if location.extra.get("bundled_loras"):  # before the weights load: a LoRA that cannot map fails in seconds
+        from pipelines.distill import check_bundled_loras
+
+        check_bundled_loras(entry, location)
     try:
         pipe = cls.from_pretrained(
             str(location.path), dtype=_torch_dtype_for(entry, dtype), local_files_only=True
@@ -103,10 +107,11 @@ def setup_pipeline(pipe: Any, entry: ModelEntry, device: torch.device, dtype: to
     # the memory strategy (fp8 storage, offload), context parallelism and compile then apply to the
     # weights with the LoRAs fused in.
     distill: dict[str, Any] = {}
-    if entry.scheduler_shift is not None:
-        from pipelines.distill import set_scheduler_shift
+    d = entry.defaults
+    if d.flow_shift is not None:  # the default-size value; every call sets its own (pipelines.flow_shift)
+        from pipelines.flow_shift import set_flow_shift
 
-        distill["scheduler"] = set_scheduler_shift(pipe, entry.scheduler_shift)
+        set_flow_shift(pipe, d.flow_shift)
     if location.extra.get("bundled_loras"):
         from pipelines.distill import fuse_bundled_loras
 

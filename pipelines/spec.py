@@ -49,6 +49,11 @@ class GenerationSpec(BaseModel):
     steps: int | None = None
     guidance_scale: float | None = None
     guidance_scale_2: float | None = None
+    # Quality settings the catalog publishes per model (pipelines.catalog.Defaults); unset: the model's.
+    flow_shift: float | None = None
+    decode_timestep: float | None = None
+    decode_noise_scale: float | None = None
+    image_cond_noise_scale: float | None = None
     seed: int | None = None
     image: Path | None = None
     last_image: Path | None = None
@@ -80,6 +85,12 @@ class ResolvedSpec(BaseModel):
     guidance_scale: float
     guidance_scale_2: float | None
     seed: int
+    # What reaches the scheduler and the pipeline call (None: the scheduler's or the pipeline's own; a
+    # spec stored before these fields existed resolves them from the catalog when it runs).
+    flow_shift: float | None = None
+    decode_timestep: float | None = None
+    decode_noise_scale: float | None = None
+    image_cond_noise_scale: float | None = None
     image: Path | None = None
     last_image: Path | None = None
     image_fit: ImageFit = "cover"
@@ -146,6 +157,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
             raise InvalidSpec(name, g, "must be a number between 0 and 30")
     if spec.guidance_scale_2 is not None and entry.architecture.experts < 2:
         raise InvalidSpec("guidance_scale_2", spec.guidance_scale_2, f"{entry.id} has one expert; omit it")
+    quality = _quality_settings(entry, spec, width, height)
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**32)
     if not 0 <= seed <= MAX_SEED:
         raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
@@ -180,7 +192,38 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
         loras=loras,
         extend_video=spec.extend_video,
         pipeline_class=entry.pipelines[mode],
+        **quality,
     )
+
+
+# Upper bounds that catch typos, not taste: Wan FLF2V publishes 16; LTX's decode settings live in [0, 1].
+MAX_FLOW_SHIFT = 100.0
+_LTX_SETTINGS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_scale")
+
+
+def _quality_settings(entry: ModelEntry, spec: GenerationSpec, width: int, height: int) -> dict[str, float | None]:
+    """flow_shift and LTX's decode/conditioning noise: the request's value, checked, else the catalog's
+    (the flow shift of the request's size class)."""
+    from pipelines.catalog import Family
+
+    d = entry.defaults
+    out: dict[str, float | None] = {}
+    if spec.flow_shift is not None:
+        if d.flow_shift is None:
+            raise InvalidSpec("flow_shift", spec.flow_shift, f"{entry.id} takes no fixed flow shift (its scheduler "
+                              "shifts by resolution itself); omit it")
+        if not (math.isfinite(spec.flow_shift) and 0.0 < spec.flow_shift <= MAX_FLOW_SHIFT):
+            raise InvalidSpec("flow_shift", spec.flow_shift, f"must be a number above 0 and at most {MAX_FLOW_SHIFT}")
+    out["flow_shift"] = spec.flow_shift if spec.flow_shift is not None else entry.flow_shift_for(width, height)
+    for name in _LTX_SETTINGS:
+        value: float | None = getattr(spec, name)
+        if value is not None:
+            if entry.family is not Family.LTX:
+                raise InvalidSpec(name, value, f"is an LTX-Video setting; {entry.id} is {entry.family.value}")
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise InvalidSpec(name, value, "must be a number between 0 and 1")
+        out[name] = value if value is not None else getattr(d, name)
+    return out
 
 
 def _infer_mode(spec: GenerationSpec) -> Mode:

@@ -89,7 +89,8 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
                           images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
-                                   "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed"},
+                                   "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed",
+                                   "flow_shift", "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"},
                           exclude_none=True)
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)

@@ -65,6 +65,12 @@ class NativeRequest(CommonFields):
     steps: int | None = Field(default=None, ge=1, le=200)
     guidance_scale: float | None = Field(default=None, ge=0, le=30)
     guidance_scale_2: float | None = Field(default=None, ge=0, le=30)
+    # The model's published quality settings (GET /v1/models shows them); checked against the model
+    # by pipelines.spec.resolve (400 naming the field).
+    flow_shift: float | None = Field(default=None, description="scheduler flow shift (Wan)")
+    decode_timestep: float | None = Field(default=None, description="LTX-Video decode timestep")
+    decode_noise_scale: float | None = Field(default=None, description="LTX-Video decode noise")
+    image_cond_noise_scale: float | None = Field(default=None, description="LTX-Video image-condition noise")
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     n: int = Field(default=1, ge=1, le=MAX_N)
     image_fit: Literal["cover", "contain"] = "cover"

@@ -187,7 +187,8 @@ def remix_spec(parent: Job, req: RemixRequest, entry: ModelEntry) -> dict[str, A
     spec = {k: v for k, v in parent.spec.items() if k not in (*_PATH_FIELDS, "pipeline_class", "mode")}
     spec["prompt"] = req.prompt
     if entry.id != parent.model:
-        for key in ("steps", "guidance_scale", "guidance_scale_2", "negative_prompt", "loras"):
+        for key in ("steps", "guidance_scale", "guidance_scale_2", "negative_prompt", "loras", "flow_shift",
+                    "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"):
             spec.pop(key, None)
         spec["model"] = entry.id
     given = req.model_dump(include={"negative_prompt", "steps", "guidance_scale", "guidance_scale_2", "seed"},

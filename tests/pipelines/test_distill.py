@@ -207,7 +207,7 @@ def test_bundled_lora_changes_the_output_and_is_recorded(gen: VideoGenerator, ti
 
 def test_scheduler_shift_is_set_at_load(gen: VideoGenerator) -> None:
     derived, base = _pipe(gen, WAN_LORA), _pipe(gen, "tiny-wan2.1-t2v")
-    assert derived.scheduler.config.shift == _entry(WAN_LORA).scheduler_shift != base.scheduler.config.shift
+    assert derived.scheduler.config.shift == _entry(WAN_LORA).defaults.flow_shift != base.scheduler.config.shift
     steps = _entry(WAN_LORA).defaults.steps
     derived.scheduler.set_timesteps(steps)
     base.scheduler.set_timesteps(steps)

@@ -1,0 +1,147 @@
+"""The flow shift reaches the diffusers scheduler: the catalog's value for the request's size class, a
+request's override without reloading the model, and the catalog's value again for the next job. Checked
+on what the scheduler actually ran (its timesteps inside the call), against a scheduler built directly
+with the expected shift, so a wrong shift anywhere on the way is caught. Also the LTX decode settings
+reaching the pipeline call, and the request fields' 400s."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+from pipelines.catalog import Mode, default_catalog
+from pipelines.errors import InvalidSpec
+from pipelines.families import call_kwargs
+from pipelines.flow_shift import apply_flow_shift
+from pipelines.generate import VideoGenerator
+from pipelines.outputs import write_outputs
+from pipelines.spec import GenerationSpec, resolve
+from pipelines.weights import WeightsLocator
+
+CATALOG = default_catalog()
+TINY = "tiny-wan2.1-t2v"
+
+
+def _expected_timesteps(weights: Path, shift: float, steps: int) -> list[float]:
+    config = json.loads((weights / TINY / "scheduler" / "scheduler_config.json").read_text())
+    scheduler = FlowMatchEulerDiscreteScheduler.from_config(config, shift=shift)
+    scheduler.set_timesteps(steps)
+    return [round(float(t), 4) for t in scheduler.timesteps]
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_weights_dir: Path) -> VideoGenerator:
+    return VideoGenerator(WeightsLocator(tiny_weights_dir))
+
+
+def _run(gen: VideoGenerator, **fields: Any) -> tuple[list[float], Any]:
+    """Generate, returning the timesteps the scheduler held during the call."""
+    result = gen.generate(GenerationSpec(model=TINY, prompt="a boat", seed=3, steps=3, **fields))
+    pipe, _ = gen.cache.get(CATALOG.get(TINY), gen.locator.require(TINY), Mode.TEXT_TO_VIDEO)  # type: ignore[arg-type]
+    # set_timesteps inside the call left the schedule it ran on the scheduler the call used
+    return [round(float(t), 4) for t in pipe.scheduler.timesteps], result
+
+
+def test_shift_per_size_override_and_restore(gen: VideoGenerator, tiny_weights_dir: Path, tmp_path: Path) -> None:
+    weights_shift = json.loads((tiny_weights_dir / TINY / "scheduler" / "scheduler_config.json").read_text())["shift"]
+    entry = CATALOG.get(TINY)
+    assert entry is not None
+    small, large = entry.flow_shift_for(64, 64), entry.flow_shift_for(128, 128)
+    assert small is not None and large is not None and len({small, large, weights_shift, 7.0}) == 4
+
+    ran, first = _run(gen)                                   # default size: the 64px class
+    assert ran == _expected_timesteps(tiny_weights_dir, small, 3)
+    assert ran != _expected_timesteps(tiny_weights_dir, weights_shift, 3)
+    assert first.optimizations["scheduler"] == {"class": "FlowMatchEulerDiscreteScheduler", "shift": small}
+    assert first.spec.flow_shift == small
+
+    ran, bigger = _run(gen, width=128, height=128)           # another size class
+    assert ran == _expected_timesteps(tiny_weights_dir, large, 3)
+    assert bigger.timings["load_s"] == 0.0                   # same loaded model
+
+    ran, override = _run(gen, flow_shift=7.0)                # a request's own shift, no reload
+    assert ran == _expected_timesteps(tiny_weights_dir, 7.0, 3)
+    assert override.timings["load_s"] == 0.0
+    side = json.loads(write_outputs(override, tmp_path / "v.mp4").sidecar.read_text())
+    assert side["spec"]["flow_shift"] == 7.0 and side["optimizations"]["scheduler"]["shift"] == 7.0
+
+    ran, after = _run(gen)                                   # the next job gets the catalog's value back
+    assert ran == _expected_timesteps(tiny_weights_dir, small, 3)
+    assert np.array_equal(after.frames, first.frames)        # and the same video as before the override
+    assert not np.array_equal(override.frames, first.frames)
+
+
+# The scheduler the published Wan Diffusers repos ship (UniPC with flow sigmas, flow_shift 3.0 in the file),
+# and LTX-Video's (FlowMatchEuler with resolution-dependent dynamic shifting).
+def _published_scheduler(family: str) -> Any:
+    if family == "ltx-video":
+        return FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05,
+                                               base_image_seq_len=1024, max_image_seq_len=4096, shift_terminal=0.1)
+    return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0,
+                                   num_train_timesteps=1000)
+
+
+@pytest.mark.parametrize("entry", [e for e in CATALOG.entries() if not e.tiny], ids=lambda e: e.id)
+def test_every_entry_sets_its_shift_on_the_published_scheduler(entry: Any) -> None:
+    mode = entry.modes[0]
+    spec = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0, mode=Mode.TEXT_TO_VIDEO), CATALOG) \
+        if mode is Mode.TEXT_TO_VIDEO else None
+    width, height = entry.defaults.width, entry.defaults.height
+    holder = SimpleNamespace(scheduler=_published_scheduler(entry.family.value))
+    rs = spec or SimpleNamespace(flow_shift=None, width=width, height=height)
+    record = apply_flow_shift(holder, entry, rs)  # type: ignore[arg-type]
+    expected = entry.flow_shift_for(width, height)
+    if expected is None:
+        assert record["flow_shift"] == "scheduler's own" and record["use_dynamic_shifting"] is True
+        return
+    assert holder.scheduler.config.flow_shift == expected == record["flow_shift"]
+    direct = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=expected)
+    holder.scheduler.set_timesteps(entry.defaults.steps)
+    direct.set_timesteps(entry.defaults.steps)
+    assert torch.equal(holder.scheduler.timesteps, direct.timesteps)
+
+
+def test_ltx_decode_settings_reach_the_call() -> None:
+    entry = CATALOG.get("ltx-video-2b-0.9.5")
+    assert entry is not None
+    t2v = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0), CATALOG)
+    kw = call_kwargs(entry, t2v, None, None)
+    assert (kw["decode_timestep"], kw["decode_noise_scale"]) == (0.05, 0.025)
+    assert "image_cond_noise_scale" not in kw  # LTXPipeline (text-to-video) takes none
+    mine = t2v.model_copy(update={"pipeline_class": "LTXConditionPipeline", "mode": Mode.IMAGE_TO_VIDEO,
+                                  "decode_timestep": 0.03, "image_cond_noise_scale": 0.1})
+    kw = call_kwargs(entry, mine, None, None)
+    assert (kw["decode_timestep"], kw["image_cond_noise_scale"]) == (0.03, 0.1)
+
+
+def test_image_cond_noise_reaches_the_tiny_ltx_call(tiny_weights_dir: Path, color_images: dict[str, Path]) -> None:
+    gen = VideoGenerator(WeightsLocator(tiny_weights_dir))
+    frames = []
+    for noise in (0.0, 0.5):
+        out = gen.generate(GenerationSpec(model="tiny-ltx-video", prompt="x", seed=1, steps=2, num_frames=9,
+                                          image=color_images["red"], image_cond_noise_scale=noise))
+        assert out.spec.image_cond_noise_scale == noise
+        frames.append(out.frames)
+    assert not np.array_equal(frames[0], frames[1])
+
+
+@pytest.mark.parametrize(("model", "fields", "param"), [
+    ("ltx-video-2b-0.9.5", {"flow_shift": 5.0}, "flow_shift"),
+    ("wan2.1-t2v-14b", {"flow_shift": 0.0}, "flow_shift"),
+    ("wan2.1-t2v-14b", {"flow_shift": float("nan")}, "flow_shift"),
+    ("wan2.1-t2v-14b", {"flow_shift": 1000.0}, "flow_shift"),
+    ("wan2.1-t2v-14b", {"decode_timestep": 0.05}, "decode_timestep"),
+    ("ltx-video-2b-0.9.5", {"decode_noise_scale": 2.0}, "decode_noise_scale"),
+    ("ltx-video-2b-0.9.5", {"image_cond_noise_scale": -0.1}, "image_cond_noise_scale"),
+])
+def test_bad_overrides_name_the_field(model: str, fields: dict[str, float], param: str) -> None:
+    with pytest.raises(InvalidSpec) as err:
+        resolve(GenerationSpec(model=model, prompt="x", seed=0, **fields), CATALOG)
+    assert err.value.field == param

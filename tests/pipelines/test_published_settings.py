@@ -1,0 +1,105 @@
+"""The catalog against the settings the model authors and diffusers publish, so an edit cannot drift
+silently (issue 14: five entries once ran worse than diffusers' documented usage with no error).
+
+Sources (each entry's ``notes`` cites the same labels):
+- [D1] diffusers docs/source/en/api/pipelines/wan.md (guidance 5.0; FLF2V 5.5)
+- [D2] diffusers 0.42 pipelines/wan/pipeline_wan.py and pipeline_wan_i2v.py examples:
+       ``flow_shift = 5.0  # 5.0 for 720P, 3.0 for 480P``
+- [D3] diffusers scripts/convert_wan_to_diffusers.py (flow_shift 16.0 FLF2V, 5.0 TI2V-5B, 3.0 otherwise)
+- [D4] diffusers docs/source/en/api/pipelines/ltx_video.md and the pipeline_ltx*.py examples
+       (decode_timestep 0.05, decode_noise_scale 0.025, image_cond_noise_scale 0.025 for 0.9.1+; distilled
+       0.9.7/0.9.8: guidance 1.0, the 8-step schedule, image_cond_noise_scale 0.0; negative prompt)
+- [W21] Wan2.1 wan/configs/shared_config.py ``sample_neg_prompt``; wan/configs/__init__.py: the I2V 14B
+       config prepends "镜头晃动，"
+- [W22] Wan2.2 wan/configs/wan_t2v_A14B.py (sample_shift 12.0, 40 steps, sample_guide_scale (3.0, 4.0)
+       = (low noise, high noise)) and wan_i2v_A14B.py (5.0, 40 steps, (3.5, 3.5))
+- [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
+       Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from pipelines.catalog import Family, default_catalog
+from pipelines.models import LTX_DISTILLED_TIMESTEPS, LTX_NEGATIVE_PROMPT, WAN_I2V_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT
+
+CATALOG = default_catalog()
+
+
+@dataclass(frozen=True)
+class Published:
+    model: str
+    size: tuple[int, int]
+    frames: int
+    fps: int
+    steps: int
+    guidance: float
+    guidance_2: float | None
+    flow_shift: float | None          # at the default size; None: the scheduler's own (LTX)
+    shift_by_size: dict[tuple[int, int], float]
+    decode: tuple[float, float, float] | None  # decode_timestep, decode_noise_scale, image_cond_noise_scale
+    negative_prompt: str
+    sources: str
+
+
+_480, _720 = (832, 480), (1280, 720)
+_WAN21 = {_480: 3.0, _720: 5.0}
+PUBLISHED = [
+    Published("wan2.1-t2v-1.3b", _480, 81, 16, 50, 5.0, None, 3.0, {}, None, WAN_NEGATIVE_PROMPT, "D1 D2 D3 W21"),
+    Published("wan2.1-t2v-14b", _720, 81, 16, 50, 5.0, None, 5.0, _WAN21, None, WAN_NEGATIVE_PROMPT, "D1 D2 W21"),
+    Published("wan2.1-i2v-14b-480p", _480, 81, 16, 40, 5.0, None, 3.0, _WAN21, None, WAN_I2V_NEGATIVE_PROMPT,
+              "D1 D2 W21"),
+    Published("wan2.1-i2v-14b-720p", _720, 81, 16, 40, 5.0, None, 5.0, _WAN21, None, WAN_I2V_NEGATIVE_PROMPT,
+              "D1 D2 W21"),
+    Published("wan2.1-flf2v-14b-720p", _720, 81, 16, 50, 5.5, None, 16.0, {}, None, WAN_NEGATIVE_PROMPT,
+              "D1 D3 W21"),
+    Published("wan2.2-ti2v-5b", (1280, 704), 121, 24, 50, 5.0, None, 5.0, {}, None, WAN_NEGATIVE_PROMPT, "D3 W21"),
+    Published("wan2.2-t2v-a14b", _720, 81, 16, 40, 4.0, 3.0, 12.0, {}, None, WAN_NEGATIVE_PROMPT, "W22 W21"),
+    Published("wan2.2-i2v-a14b", _720, 81, 16, 40, 3.5, 3.5, 5.0, {}, None, WAN_NEGATIVE_PROMPT, "W22 W21"),
+    Published("ltx-video-2b-0.9.5", (768, 512), 121, 24, 40, 3.0, None, None, {}, (0.05, 0.025, 0.025),
+              LTX_NEGATIVE_PROMPT, "D4"),
+    Published("ltx-video-13b-0.9.7-distilled", (1216, 704), 121, 24, 8, 1.0, None, None, {}, (0.05, 0.025, 0.0),
+              "", "D4"),
+    Published("ltx-video-13b-0.9.8-distilled", (1216, 704), 121, 24, 8, 1.0, None, None, {}, (0.05, 0.025, 0.0),
+              "", "D4"),
+    # No CFG pass, so no negative prompt is encoded.
+    Published("wan2.1-t2v-14b-lightx2v-4step", _480, 81, 16, 4, 1.0, None, 5.0, {}, None, "", "L1"),
+    Published("wan2.1-i2v-14b-480p-lightx2v-4step", _480, 81, 16, 4, 1.0, None, 5.0, {}, None, "", "L1"),
+    Published("wan2.2-t2v-a14b-lightning-4step", _720, 81, 16, 4, 1.0, 1.0, 5.0, {}, None, "", "L1"),
+]
+
+
+def test_every_published_model_is_in_the_table() -> None:
+    assert sorted(p.model for p in PUBLISHED) == sorted(e.id for e in CATALOG.entries() if not e.tiny)
+
+
+@pytest.mark.parametrize("pub", PUBLISHED, ids=lambda p: p.model)
+def test_catalog_matches_published(pub: Published) -> None:
+    entry = CATALOG.get(pub.model)
+    assert entry is not None
+    d = entry.defaults
+    assert ((d.width, d.height), d.num_frames, d.fps, d.steps) == (pub.size, pub.frames, pub.fps, pub.steps)
+    assert (d.guidance_scale, d.guidance_scale_2) == (pub.guidance, pub.guidance_2)
+    assert d.flow_shift == pub.flow_shift
+    assert entry.flow_shift_for(*pub.size) == pub.flow_shift
+    for (w, h), shift in pub.shift_by_size.items():
+        assert entry.flow_shift_for(w, h) == shift, f"{pub.model} at {w}x{h}"
+    got_decode = (d.decode_timestep, d.decode_noise_scale, d.image_cond_noise_scale)
+    assert got_decode == (pub.decode or (None, None, None))
+    assert d.negative_prompt == pub.negative_prompt
+    if entry.family is Family.LTX and entry.distilled:
+        assert d.timesteps == LTX_DISTILLED_TIMESTEPS
+    for label in pub.sources.split():
+        assert f"[{label}]" in entry.notes, f"{pub.model}: notes do not cite [{label}]"
+
+
+def test_wan21_size_classes_pick_the_nearest_pixel_count() -> None:
+    entry = CATALOG.get("wan2.1-t2v-14b")
+    assert entry is not None
+    assert entry.flow_shift_for(480, 832) == 3.0       # portrait 480p
+    assert entry.flow_shift_for(720, 1280) == 5.0      # portrait 720p
+    assert entry.flow_shift_for(960, 544) == 3.0       # nearer 480p's pixel count than 720p's
+    assert entry.flow_shift_for(1104, 624) == 5.0
