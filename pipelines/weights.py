@@ -78,7 +78,7 @@ class WeightsLocator:
             return out + self.candidates(base)
         out.append(("weights_dir", self.weights_dir / entry.id))
         if entry.hub_repo:
-            repo_dir = self.hf_cache / ("models--" + entry.hub_repo.replace("/", "--"))
+            repo_dir = cache_repo_dir(self.hf_cache, entry.hub_repo)
             commit = _cache_commit(repo_dir, entry.revision)
             if commit:
                 out.append(("hf_cache", repo_dir / "snapshots" / commit))
@@ -88,7 +88,7 @@ class WeightsLocator:
         """Where a bundled LoRA file may be, in order."""
         out = [self.weights_dir / entry.id / lora.file]
         if lora.repo:
-            repo_dir = self.hf_cache / ("models--" + lora.repo.replace("/", "--"))
+            repo_dir = cache_repo_dir(self.hf_cache, lora.repo)
             commit = _cache_commit(repo_dir, lora.revision)
             if commit:
                 out.append(repo_dir / "snapshots" / commit / lora.file)
@@ -241,10 +241,28 @@ def _describe(entry: ModelEntry, path: Path, source: str,
     return WeightsLocation(entry.id, path, source, revision, digest, tiny, extra)
 
 
+def cache_repo_dir(hf_cache: Path, repo_id: str) -> Path:
+    """The cache folder of a hub repo. The Hub treats repo ids case-insensitively (``-Diffusers`` and
+    ``-diffusers`` name the same repo) but the cache folder keeps the spelling it was downloaded under,
+    so an exact match is tried first, then any folder that differs only in letter case."""
+    name = "models--" + repo_id.replace("/", "--")
+    exact = hf_cache / name
+    if exact.is_dir() or not hf_cache.is_dir():
+        return exact
+    folded = name.casefold()
+    matches = sorted(p for p in hf_cache.iterdir() if p.name.casefold() == folded and p.is_dir())
+    return matches[0] if matches else exact
+
+
 def _cache_commit(repo_dir: Path, revision: str) -> str | None:
-    ref = repo_dir / "refs" / revision
-    if ref.is_file():
-        return ref.read_text().strip()
-    if (repo_dir / "snapshots" / revision).is_dir():
-        return revision
+    """The cached snapshot for ``revision`` (a branch or a commit); for a pinned commit the cache does
+    not hold, the one its ``main`` points at (its commit is what the sidecar then records)."""
+    for rev in (revision, "main"):
+        ref = repo_dir / "refs" / rev
+        if ref.is_file():
+            commit = ref.read_text().strip()
+            if (repo_dir / "snapshots" / commit).is_dir():
+                return commit
+        if (repo_dir / "snapshots" / rev).is_dir():
+            return rev
     return None
