@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from pipelines.weights import WeightsLocator
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     wsub = p.add_subparsers(dest="weights_command", required=True)
     ls = wsub.add_parser("list", help="catalog models and which are present locally")
     ls.add_argument("--weights-dir", type=Path)
+    ls.add_argument("--json", action="store_true",
+                    help="every catalog entry (present or not) with its resolved defaults, as JSON")
     ls.set_defaults(func=run_list)
     pl = wsub.add_parser("pull", help="download a model from the Hugging Face Hub (needs internet)")
     pl.add_argument("model")
@@ -36,6 +43,9 @@ def run_list(args: argparse.Namespace) -> int:
 
     settings = Settings()
     locator = WeightsLocator(_weights_dir(args), settings.model_paths)
+    if args.json:
+        print(json.dumps(listing(locator), indent=2, ensure_ascii=False))
+        return 0
     rows = [("MODEL", "FAMILY", "MODES", "PRESENT", "WHERE")]
     for entry in locator.catalog.entries():
         loc = locator.find(entry.id)
@@ -50,6 +60,19 @@ def run_list(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     return 0
+
+
+def listing(locator: WeightsLocator) -> dict[str, Any]:
+    """What ``weights list --json`` prints: the catalog entries as ``GET /v1/models`` shows them
+    (``pipelines.catalog.ModelInfo``), each with whether and where its weights are present."""
+    from pipelines.catalog import ModelInfo
+
+    data = []
+    for entry in locator.catalog.entries():
+        loc = locator.find(entry.id)
+        weights = None if loc is None else {"path": str(loc.path), "source": loc.source, "revision": loc.revision}
+        data.append(ModelInfo.of(entry).model_dump(mode="json") | {"present": loc is not None, "weights": weights})
+    return {"object": "list", "data": data}
 
 
 def run_pull(args: argparse.Namespace) -> int:

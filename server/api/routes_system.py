@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from pipelines.catalog import ModelInfo
 from server.api.auth import ApiKey
 from server.api.deps import Service
 from server.jobs.models import JobState
@@ -24,13 +25,10 @@ async def models(request: Request, service: Service, key: ApiKey) -> JSONRespons
         entry = service.catalog.get(loc.model_id)
         if entry is None:
             continue
-        data.append({
-            "id": entry.id, "object": "model", "created": 0, "owned_by": "vidserve",
-            "title": entry.title, "family": entry.family.value, "modes": [m.value for m in entry.modes],
-            "defaults": entry.defaults.model_dump(), "rules": entry.rules.model_dump(),
-            "tiny": entry.tiny, "weights": {"path": str(loc.path), "source": loc.source, "revision": loc.revision},
-            "distilled": entry.distilled, "base_model": entry.base_model,
-            "bundled_loras": [b.model_dump() for b in entry.bundled_loras],
+        # The same shape as `vidserve weights list --json` (pipelines.catalog.ModelInfo), OpenAI's fields added.
+        data.append(ModelInfo.of(entry).model_dump(mode="json") | {
+            "object": "model", "created": 0, "owned_by": "vidserve",
+            "weights": {"path": str(loc.path), "source": loc.source, "revision": loc.revision},
             "default": entry.id == request.app.state.default_model,
         })
     return JSONResponse({"object": "list", "data": data})
