@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.catalog import Catalog, Mode, ModelEntry, default_catalog
+from pipelines.catalog import Catalog, Family, Mode, ModelEntry, default_catalog
 from pipelines.errors import InvalidSpec
 from pipelines.images import check_image_file
 from pipelines.loras import LoraRef, check_refs
@@ -204,8 +204,6 @@ _LTX_SETTINGS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_scal
 def _quality_settings(entry: ModelEntry, spec: GenerationSpec, width: int, height: int) -> dict[str, float | None]:
     """flow_shift and LTX's decode/conditioning noise: the request's value, checked, else the catalog's
     (the flow shift of the request's size class)."""
-    from pipelines.catalog import Family
-
     d = entry.defaults
     out: dict[str, float | None] = {}
     if spec.flow_shift is not None:

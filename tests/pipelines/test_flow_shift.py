@@ -89,17 +89,23 @@ def _published_scheduler(family: str) -> Any:
 
 
 @pytest.mark.parametrize("entry", [e for e in CATALOG.entries() if not e.tiny], ids=lambda e: e.id)
-def test_every_entry_sets_its_shift_on_the_published_scheduler(entry: Any) -> None:
+@pytest.mark.parametrize("size", [None, (832, 480), (1280, 720)], ids=["default", "480p", "720p"])
+def test_every_entry_sets_its_shift_on_the_published_scheduler(entry: Any, size: tuple[int, int] | None,
+                                                               color_images: dict[str, Path]) -> None:
     mode = entry.modes[0]
-    spec = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0, mode=Mode.TEXT_TO_VIDEO), CATALOG) \
-        if mode is Mode.TEXT_TO_VIDEO else None
-    width, height = entry.defaults.width, entry.defaults.height
+    images = {"image": color_images["red"]} if mode is not Mode.TEXT_TO_VIDEO else {}
+    if mode is Mode.FIRST_LAST_FRAME:
+        images["last_image"] = color_images["blue"]
+    width, height = size or (entry.defaults.width, entry.defaults.height)
+    width, height = (width // 32 * 32, height // 32 * 32) if entry.rules.size_multiple == 32 else (width, height)
+    rs = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0, width=width, height=height, **images), CATALOG)
     holder = SimpleNamespace(scheduler=_published_scheduler(entry.family.value))
-    rs = spec or SimpleNamespace(flow_shift=None, width=width, height=height)
-    record = apply_flow_shift(holder, entry, rs)  # type: ignore[arg-type]
+    record = apply_flow_shift(holder, entry, rs)
     expected = entry.flow_shift_for(width, height)
+    assert rs.flow_shift == expected
     if expected is None:
         assert record["flow_shift"] == "scheduler's own" and record["use_dynamic_shifting"] is True
+        assert holder.scheduler.config.use_dynamic_shifting  # untouched
         return
     assert holder.scheduler.config.flow_shift == expected == record["flow_shift"]
     direct = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=expected)
