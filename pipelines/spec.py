@@ -44,6 +44,9 @@ class GenerationSpec(BaseModel):
     negative_prompt: str | None = None
     width: int | None = None
     height: int | None = None
+    # The shape instead of a size (pipelines.shapes): "16:9"... and "480p"...; not with width/height.
+    aspect_ratio: str | None = None
+    resolution: str | None = None
     num_frames: int | None = None
     fps: int | None = None
     steps: int | None = None
@@ -126,6 +129,15 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
     d, rules = entry.defaults, entry.rules
     width = spec.width if spec.width is not None else d.width
     height = spec.height if spec.height is not None else d.height
+    if spec.aspect_ratio is not None or spec.resolution is not None:
+        if spec.width is not None or spec.height is not None:
+            field = "aspect_ratio" if spec.aspect_ratio is not None else "resolution"
+            raise InvalidSpec(field, spec.aspect_ratio or spec.resolution,
+                              "give a shape (aspect_ratio/resolution) or a size (width/height), not both")
+        from pipelines.shapes import pick_shape
+
+        shape = pick_shape(entry, spec.aspect_ratio, spec.resolution)
+        width, height = shape.width, shape.height
     frames = spec.num_frames if spec.num_frames is not None else d.num_frames
     for name, side in (("width", width), ("height", height)):
         if not rules.min_side <= side <= rules.max_side:

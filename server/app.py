@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from pipelines.catalog import default_catalog
 from pipelines.demo import default_model
@@ -22,6 +24,8 @@ from server.api import (
     openapi_docs,
     routes_create,
     routes_post,
+    routes_studio,
+    routes_studio_takes,
     routes_system,
     routes_videos,
     routes_workflow,
@@ -33,10 +37,13 @@ from server.jobs.service import JobService
 from server.jobs.webhook_policy import WebhookPolicy
 from server.jobs.webhooks import WebhookSender
 from server.settings import Settings
+from server.studio.service import StudioService
+from server.studio.store import StudioStore
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("local", "inprocess", "ray")
+STUDIO_PAGE = Path(__file__).parent / "static" / "studio"
 
 
 def generator_options(settings: Settings) -> dict[str, Any]:
@@ -106,6 +113,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                                         settings.webhook_allow_only_listed)),
         )
         app.state.jobs = service
+        # The studio's records live in the same database file as the jobs (its own tables).
+        studio = StudioService(StudioStore(service.store.path), service, settings.data_dir / "studio")
+        studio.recover()
+        app.state.studio = studio
         if not settings.api_keys:
             log.warning("no API keys configured: every route is open; bind to 127.0.0.1 only")
         log.info("data in %s (jobs database %s); weights in %s; default model %s; engine %s",
@@ -116,6 +127,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         try:
             yield
         finally:
+            await studio.stop()
+            studio.store.close()
             await service.stop()
             await the_engine.stop()
 
@@ -137,5 +150,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(routes_post.router)
     app.include_router(routes_workflow.router)
     app.include_router(routes_system.router)
+    assert routes_studio_takes.router is routes_studio.router  # one router: the takes module adds to it
+    app.include_router(routes_studio.router)
+    # The studio page: static files, no build step, no CDN; it talks only to the HTTP API above.
+    app.mount("/studio", StaticFiles(directory=STUDIO_PAGE, html=True), name="studio")
     openapi_docs.install(app)
     return app

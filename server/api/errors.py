@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipelines.errors import InvalidSpec, ModelUnavailable
 from server.jobs.errors import AdmissionRefused, IdempotencyConflict, JobError, JobNotFound, JobNotReady, QueueFull
 from server.jobs.webhook_policy import WebhookRefused
+from server.studio.errors import StudioConflict, StudioError, StudioNotFound
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class NotReady(ApiError):
 # Job-layer and pipeline errors -> (HTTP status, error type). The only table of its kind.
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (JobNotFound, 404, "not_found_error"),
+    (StudioNotFound, 404, "not_found_error"),
+    (StudioConflict, 409, "invalid_request_error"),
     (QueueFull, 429, "rate_limit_error"),
     (IdempotencyConflict, 409, "conflict_error"),
     (JobNotReady, 409, "invalid_request_error"),
@@ -141,7 +144,7 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal server error", "server_error", None, "internal"), status_code=500)
 
-    for cls in (ApiError, JobError, InvalidSpec, ModelUnavailable):
+    for cls in (ApiError, JobError, InvalidSpec, ModelUnavailable, StudioError):
         app.add_exception_handler(cls, handle_known)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)

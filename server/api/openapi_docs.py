@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from server.api.routes_post import RepostRequest
 from server.api.schemas import NativeRequest, OpenAIVideoRequest
+from server.api.studio_schemas import ProjectCreate, ProjectFields, ReviewRequest, ShotFields, TakesRequest
 from server.api.workflow import ExtendRequest, RemixRequest
 
 REF = "#/components/schemas/{model}"
@@ -27,12 +28,21 @@ BODIES: dict[tuple[str, str], tuple[type[BaseModel], tuple[str, ...]]] = {
     ("post", "/v1/videos/{video_id}/post"): (RepostRequest, ()),
     ("post", "/v1/videos/{video_id}/extend"): (ExtendRequest, ()),
     ("post", "/v1/videos/{video_id}/remix"): (RemixRequest, ()),
+    ("post", "/v1/projects"): (ProjectCreate, ()),
+    ("patch", "/v1/projects/{project_id}"): (ProjectFields, ()),
+    ("post", "/v1/projects/{project_id}/shots"): (ShotFields, ("keyframe", "last_image")),
+    ("patch", "/v1/shots/{shot_id}"): (ShotFields, ("keyframe", "last_image")),
+    ("post", "/v1/shots/{shot_id}/takes"): (TakesRequest, ()),
+    ("post", "/v1/videos/{video_id}/review"): (ReviewRequest, ()),
 }
 MEDIA: dict[tuple[str, str], list[str]] = {
     ("get", "/v1/videos/{video_id}/content"): ["video/mp4", "video/webm", "video/quicktime", "image/webp",
                                                 "image/png", "image/jpeg", "application/json"],
     ("get", "/v1/videos/{video_id}/events"): ["text/event-stream"],
     ("get", "/metrics"): ["text/plain"],
+    ("get", "/v1/projects/{project_id}/handoff"): ["application/zip"],
+    ("get", "/v1/shots/{shot_id}/keyframe"): ["image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp",
+                                              "image/tiff"],
 }
 PUBLIC = {"/healthz", "/readyz"}
 ERRORS = {

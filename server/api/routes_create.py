@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.catalog import Mode
+from pipelines.shapes import Shape
 from server.api.audio import read_audio
 from server.api.auth import ApiKey
 from server.api.body import RequestBody, parse, read_body, read_image
@@ -16,7 +17,7 @@ from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
 from server.api.schemas import NativeRequest, OpenAIVideoRequest, render_video
-from server.api.submit import Draft, create_jobs, map_seconds, map_size, pick_model, request_hash
+from server.api.submit import Draft, apply_shape, create_jobs, map_seconds, pick_model, request_hash
 from server.api.uploads import ImageUpload
 from server.api.workflow import add_loras
 from server.jobs.models import Job
@@ -41,6 +42,10 @@ async def _images(body: RequestBody, names: tuple[str, ...], settings: Settings)
         raise InvalidRequest(f"unexpected file field(s): {extra}; accepted: {', '.join(names) or 'none'}",
                              next(iter(sorted(body.files))))
     return out
+
+
+def _shape_workflow(shape: Shape | None) -> dict[str, Any]:
+    return {"shape": shape.as_json()} if shape is not None else {}
 
 
 def _check_prompt(prompt: str, settings: Settings) -> None:
@@ -93,6 +98,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
                                    "flow_shift", "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"},
                           exclude_none=True)
     spec["model"] = entry.id
+    shape = apply_shape(entry, spec, req.size, req.aspect_ratio, req.resolution)
     await add_loras(spec, req.loras, entry, request)
     seconds = None
     if req.seconds is not None:
@@ -101,7 +107,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
         seconds = f"{req.seconds:g}"
     draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post), audio=audio)
+                  post=parse_post(req.post), audio=audio, workflow=_shape_workflow(shape))
     return await _submit(service, draft, key, digest, idem_key)
 
 
@@ -140,12 +146,11 @@ async def create_video(request: Request, service: Service, settings: AppSettings
                                                    "guidance_scale"}, exclude_none=True)
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)
-    if req.size:
-        spec["width"], spec["height"] = map_size(entry, req.size)
+    shape = apply_shape(entry, spec, req.size or None, req.aspect_ratio, req.resolution)
     if req.seconds:
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
     if "input_reference" in images:
         images = {"image": images["input_reference"]}
     draft = Draft(mode, spec, images, req.n, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post), audio=audio)
+                  post=parse_post(req.post), audio=audio, workflow=_shape_workflow(shape))
     return await _submit(service, draft, key, digest, idempotency_key)

@@ -59,6 +59,11 @@ class NativeRequest(CommonFields):
     negative_prompt: str | None = Field(default=None, max_length=20_000)
     width: int | None = Field(default=None, ge=1, le=8192)
     height: int | None = Field(default=None, ge=1, le=8192)
+    size: str | None = Field(default=None, max_length=16, description="'WIDTHxHEIGHT', as on POST /v1/videos")
+    aspect_ratio: str | None = Field(default=None, max_length=8, description="16:9, 9:16, 1:1, 4:3, 3:4 or 21:9: "
+                                     "the server picks the model's nearest valid size (not with size/width/height)")
+    resolution: str | None = Field(default=None, max_length=8, description="480p, 720p or 1080p where the model "
+                                   "has it (GET /v1/models lists its shapes); alone: the model's default aspect ratio")
     num_frames: int | None = Field(default=None, ge=1, le=2048)
     seconds: float | None = Field(default=None, gt=0, le=600)
     fps: int | None = Field(default=None, ge=1, le=120)
@@ -87,6 +92,10 @@ class OpenAIVideoRequest(CommonFields):
     model: str | None = Field(default=None, max_length=200)
     seconds: str | None = Field(default=None, max_length=16)
     size: str | None = Field(default=None, max_length=16)
+    aspect_ratio: str | None = Field(default=None, max_length=8, description="16:9, 9:16, 1:1, 4:3, 3:4 or 21:9: "
+                                     "the server picks the model's nearest valid size (not with size/width/height)")
+    resolution: str | None = Field(default=None, max_length=8, description="480p, 720p or 1080p where the model "
+                                   "has it (GET /v1/models lists its shapes); alone: the model's default aspect ratio")
     input_reference: str | dict[str, Any] | None = None
     negative_prompt: str | None = Field(default=None, max_length=20_000)
     steps: int | None = Field(default=None, ge=1, le=200)
@@ -156,6 +165,9 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "parent_id": job.parent_id,
         "relation": job.relation,
         "selected": job.selected,
+        # The shape the size was picked from (aspect_ratio/resolution), and what the server adjusted.
+        "shape": (job.workflow or {}).get("shape"),
+        "warnings": (job.workflow or {}).get("warnings", []),
         "provenance": provenance_summary(job, content),
         "outputs": {
             "video": f"{content}?variant=video",

@@ -15,7 +15,8 @@ from typing import Any
 
 from pipelines.catalog import Mode, ModelEntry
 from pipelines.errors import InvalidSpec, ModelUnavailable
-from pipelines.spec import GenerationSpec, frames_for_seconds, resolve
+from pipelines.shapes import Shape, fit_report, pick_shape
+from pipelines.spec import GenerationSpec, ImageFit, frames_for_seconds, resolve
 from pipelines.weights import WeightsLocator
 from server.api.audio import with_audio
 from server.api.errors import InvalidRequest
@@ -85,6 +86,38 @@ def map_size(entry: ModelEntry, size: str) -> tuple[int, int]:
     return w, h
 
 
+def apply_shape(entry: ModelEntry, spec: dict[str, Any], size: str | None, aspect_ratio: str | None,
+                resolution: str | None) -> Shape | None:
+    """Width/height into ``spec`` from a shape (aspect ratio, resolution) or a ``size``; they exclude
+    each other and explicit width/height. Returns the shape when one was asked for."""
+    sized = [name for name, v in (("size", size), ("width", spec.get("width")), ("height", spec.get("height")))
+             if v is not None]
+    if aspect_ratio is not None or resolution is not None:
+        name, value = ("aspect_ratio", aspect_ratio) if aspect_ratio is not None else ("resolution", resolution)
+        if sized:
+            raise InvalidRequest(f"{name}={value!r}: give a shape (aspect_ratio/resolution) or a size "
+                                 f"({sized[0]}), not both", name)
+        shape = pick_shape(entry, aspect_ratio, resolution)
+        spec["width"], spec["height"] = shape.width, shape.height
+        return shape
+    if size is not None:
+        if len(sized) > 1:
+            raise InvalidRequest(f"size={size!r}: give size or width/height, not both", "size")
+        spec["width"], spec["height"] = map_size(entry, size)
+    return None
+
+
+def fit_warnings(images: dict[str, ImageUpload], width: int, height: int, fit: ImageFit) -> list[str]:
+    """What fitting each input image to the video's size costs, when their aspect ratios differ."""
+    out = []
+    for name in sorted(images):
+        img = images[name]
+        report = fit_report(name, (img.width, img.height), (width, height), fit)
+        if report is not None:
+            out.append(report.message())
+    return out
+
+
 def map_seconds(entry: ModelEntry, seconds: str | float, fps: int | None) -> int:
     """Seconds onto a frame count the model accepts (rounded up to its 4k+1/8k+1 rule)."""
     rate = fps or entry.defaults.fps
@@ -121,6 +154,8 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
             if draft.audio is not None:
                 post = with_audio(post, str(draft.audio.save(folder / "inputs")))
                 inputs["audio"] = draft.audio.sha256
+            warnings = fit_warnings({k: v for k, v in draft.images.items() if k in ("image", "last_image")},
+                                    resolved.width, resolved.height, resolved.image_fit)
             seconds = draft.seconds or f"{resolved.num_frames / resolved.fps:.2f}".rstrip("0").rstrip(".")
             jobs.append(Job(
                 id=job_id, seq=0, state=JobState.QUEUED, model=resolved.model,
@@ -129,7 +164,7 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
                 webhook_url=draft.webhook_url, post=post, parent_id=draft.parent_id,
                 relation=draft.relation,
                 workflow={**draft.workflow, "take": i + 1, "takes": draft.n, "base_seed": base_seed,
-                          "inputs": inputs},
+                          "inputs": inputs, **({"warnings": warnings} if warnings else {})},
             ))
             if i == 0:
                 service.admit(resolved)
