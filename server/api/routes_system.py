@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipelines.catalog import ModelInfo
+from pipelines.shapes import shapes_of
 from server.api.auth import ApiKey
 from server.api.deps import Service
 from server.jobs.models import JobState
@@ -30,6 +31,8 @@ async def models(request: Request, service: Service, key: ApiKey) -> JSONRespons
             "object": "model", "created": 0, "owned_by": "vidserve",
             "weights": {"path": str(loc.path), "source": loc.source, "revision": loc.revision},
             "default": entry.id == request.app.state.default_model,
+            # aspect_ratio/resolution accepted by the create endpoints, and the size each maps to
+            "shapes": [shape.as_json() for shape in shapes_of(entry)],
         })
     return JSONResponse({"object": "list", "data": data})
 
