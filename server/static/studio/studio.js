@@ -53,9 +53,10 @@ async function blobURL(path) {
   return blobs.get(path);
 }
 
-function fmtCost(cost) {
+function fmtCost(cost, perTake = false) {
   const gb = cost.peak_vram_bytes ? ` · peak ${(cost.peak_vram_bytes / 1024 ** 3).toFixed(2)} GiB` : "";
-  return `${cost.takes} takes · ${cost.gpu_seconds.toFixed(1)} GPU-s${gb}`;
+  const takes = perTake ? "" : `${cost.takes} take${cost.takes === 1 ? "" : "s"} · `;
+  return `${takes}${cost.gpu_seconds.toFixed(1)} GPU-s${gb}`;
 }
 
 function showError(err) {
@@ -197,7 +198,8 @@ function takeCard(take, onReview) {
       verdictBtn("reject", "3 reject")),
     h("div", { class: "toolbar" }, note, h("button", { class: "add-note", onclick: () => onReview(take, undefined, note) }, "add note")),
     notes,
-    h("div", { class: "toolbar dim" }, fmtCost(take.cost)));
+    (take.warnings || []).map((w) => h("p", { class: "warning" }, w)),
+    h("div", { class: "toolbar dim" }, `${take.size} · `, fmtCost(take.cost, true)));
   const load = () => blobURL(take.outputs.video).then((u) => {
     video.src = u;
     video.addEventListener("loadeddata", () => { card.dataset.ready = "true"; }, { once: true });
