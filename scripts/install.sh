@@ -16,6 +16,18 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
     "$VPY" -m pip install -q "torch==${VIDSERVE_TORCH_VERSION:-2.13.0}"
   fi
 fi
+# The dev tools include a browser for the studio page's test (Playwright drives the system chromium;
+# Playwright's own browser download is not used). Debian/Ubuntu package; as root, or via sudo.
+for extra in "${extras[@]}"; do
+  if [ "$extra" = dev ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+    if $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium >/dev/null; then
+      echo "installed chromium for the studio page test"
+    else
+      echo "could not install chromium (apt-get install chromium): the studio browser test will skip" >&2
+    fi
+  fi
+done
 spec="."
 if [ ${#extras[@]} -gt 0 ]; then spec=".[$(IFS=,; echo "${extras[*]}")]"; fi
 "$VPY" -m pip install -q -e "$spec"
