@@ -47,11 +47,11 @@ def test_a_smaller_tier_scales_the_pixel_count_down() -> None:
 
 def test_unknown_ratio_and_missing_tier_name_the_field_and_the_choices() -> None:
     wan = entry("wan2.1-t2v-1.3b")
-    with pytest.raises(InvalidSpec, match="aspect_ratio='5:4'.*16:9, 9:16"):
+    with pytest.raises(InvalidSpec, match=r"aspect_ratio='5:4'.*16:9, 9:16"):
         pick_shape(wan, "5:4", None)
-    with pytest.raises(InvalidSpec, match="resolution='1080p'.*has: 480p"):
+    with pytest.raises(InvalidSpec, match=r"resolution='1080p'.*has: 480p"):
         pick_shape(wan, "16:9", "1080p")
-    with pytest.raises(InvalidSpec, match="resolution='480p'.*none"):
+    with pytest.raises(InvalidSpec, match=r"resolution='480p'.*none"):
         pick_shape(entry("tiny-ltx-video"), "16:9", "480p")
 
 
