@@ -229,7 +229,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After", "Location", "openai-poll-after-ms",
                             "Idempotent-Replayed"],
