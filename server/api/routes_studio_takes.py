@@ -36,6 +36,7 @@ from server.api.uploads import ImageUpload, check_image
 from server.settings import Settings
 from server.studio.errors import StudioConflict, StudioNotFound
 from server.studio.models import PROJECT_LABEL, SHOT_LABEL, HandoffState, Project, Shot, Verdict
+from server.studio.service import Cost, TakeView
 
 DAILIES_DEFAULT_S = 24 * 3600
 
@@ -120,10 +121,11 @@ async def review(video_id: str, request: Request, studio: Studio, service: Servi
     if not verdict_set and not req.note:
         raise InvalidRequest("review: give a verdict (select, maybe, reject or null) and/or a note", "verdict")
     verdict = Verdict(req.verdict) if req.verdict else None
-    saved = await run_in_threadpool(studio.review, job, key, verdict, verdict_set, req.note)
+    # On the loop, like POST /select: the job layer's in-memory views are not for other threads.
+    saved = studio.review(job, key, verdict, verdict_set, req.note)
     job = service.get(video_id)
     reviews = studio.store.reviews([job.id])[job.id]
-    current = next((r.verdict for r in reversed(reviews) if r.verdict_set), None)
+    current = TakeView(job, 0, reviews, Cost(0, 0.0, None)).verdict
     return JSONResponse({"object": "review", "video_id": job.id, "review": render_review(saved),
                          "verdict": current.value if current else None, "selected": job.selected,
                          "notes": [render_review(r) for r in reviews if r.note]})

@@ -68,9 +68,13 @@ class TakeView:
 
     @property
     def verdict(self) -> Verdict | None:
+        """``select`` while the video is marked selected (this route or ``POST /v1/videos/{id}/select``),
+        else the latest maybe/reject given (a select taken back with ``/unselect`` leaves none)."""
+        if self.job.selected:
+            return Verdict.SELECT
         for review in reversed(self.reviews):
             if review.verdict_set:
-                return review.verdict
+                return None if review.verdict is Verdict.SELECT else review.verdict
         return None
 
 

@@ -92,6 +92,11 @@ def test_the_whole_flow_to_a_handoff(client: httpx.Client, other: httpx.Client) 
     assert [n["note"] for n in listed[takes[1]["id"]]["notes"]] == notes
     assert listed[takes[0]["id"]]["notes"][0]["author"].startswith("key_")
     assert client.get(f"/v1/shots/{shot['id']}").json()["status"] == "approved"
+    # POST /select and /unselect speak the same language as verdicts.
+    client.post(f"/v1/videos/{takes[1]['id']}/unselect")
+    assert client.get(f"/v1/shots/{shot['id']}/takes").json()["data"][1]["verdict"] is None
+    client.post(f"/v1/videos/{takes[1]['id']}/select")
+    assert client.get(f"/v1/shots/{shot['id']}/takes").json()["data"][1]["verdict"] == "select"
 
     daily = client.get(f"/v1/projects/{project['id']}/dailies", params={"since": before}).json()
     assert [g["shot"]["id"] for g in daily["shots"]] == [shot["id"], second["id"]]
