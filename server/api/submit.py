@@ -112,6 +112,8 @@ def fit_warnings(images: dict[str, ImageUpload], width: int, height: int, fit: I
     out = []
     for name in sorted(images):
         img = images[name]
+        if not img.width or not img.height:  # copied inputs (remix) whose size was not read
+            continue
         report = fit_report(name, (img.width, img.height), (width, height), fit)
         if report is not None:
             out.append(report.message())

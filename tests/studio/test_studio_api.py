@@ -168,3 +168,20 @@ def test_studio_routes_are_in_the_openapi_document(client: httpx.Client) -> None
         assert path in paths, path
     body = paths["/v1/projects/{project_id}/shots"]["post"]["requestBody"]["content"]
     assert body["multipart/form-data"]["schema"]["properties"]["keyframe"]["format"] == "binary"
+
+
+def test_remix_and_extend_of_a_take_stay_on_the_shot(client: httpx.Client) -> None:
+    project = client.post("/v1/projects", json={"name": "chain", "aspect_ratio": "16:9"}).json()
+    shot = client.post(f"/v1/projects/{project['id']}/shots", files={"keyframe": ("k.png", png(96, 64), "image/png")},
+                       data={"name": "pier", "description": "a pier in fog"}).json()
+    client.post(f"/v1/shots/{shot['id']}/takes", json={"n": 1, **FAST})
+    take = wait_takes_done(client, shot["id"], 1)[0]
+    remix = client.post(f"/v1/videos/{take['id']}/remix", json={"prompt": "a pier at night"})
+    assert remix.status_code == 202, remix.text  # an image take's inputs are copied (no fit report for them)
+    labels = {k: take["metadata"][k] for k in ("studio_shot", "studio_project")}
+    ext = client.post(f"/v1/videos/{take['id']}/extend", json={"prompt": "fog lifts", "seconds": 0.7,
+                                                                 "steps": 2, "metadata": labels})
+    assert ext.status_code == 202, ext.text
+    takes = wait_takes_done(client, shot["id"], 3)
+    assert [(t["take_number"], t["relation"]) for t in takes] == [(1, None), (2, "remix"), (3, "extend")]
+    assert all(t["state"] == "completed" for t in takes), [t["error"] for t in takes]
