@@ -48,9 +48,9 @@ PUBLIC = {"/healthz", "/readyz"}
 ERRORS = {
     "400": "Invalid request (the message names the field and the value)",
     "401": "Missing or invalid API key",
-    "404": "No such video (or it belongs to another key)",
+    "404": "No such video, project or shot (or it belongs to another key)",
     "408": "Request body not received in time",
-    "409": "Idempotency conflict, or the video is not ready for this",
+    "409": "Idempotency conflict, or the video (or handoff) is not ready for this",
     "413": "Body, image or upload over the limits",
     "415": "Content-Type not accepted",
     "422": "A field failed validation",

@@ -89,6 +89,12 @@ def test_whole_flow_in_the_browser(studio_server: LiveServer, tmp_path: Path) ->
         shot_png = tmp_path / "studio-shot.png"
         page.screenshot(path=str(shot_png), full_page=True)
 
+        page.reload()  # from the server again (the key is kept for the session): verdicts and notes stay
+        expect(page.locator("#takes .take .badge.select")).to_have_count(1)
+        expect(page.locator("#takes .take").nth(0).locator(".notes li")).to_have_text(["the horizon tilts"])
+        page.locator("#crumbs a").first.click()
+        page.click("#crumbs a >> text=dailies")
+        expect(page.locator("main section .take")).to_have_count(3)
         page.locator("#crumbs a").first.click()
         expect(page.locator("#board .card.shot .badge.approved")).to_have_count(1)
         page.screenshot(path=str(board_png), full_page=True)
