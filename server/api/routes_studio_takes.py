@@ -95,10 +95,13 @@ async def create_takes(shot_id: str, request: Request, studio: Studio, service: 
                 "shot": str(shot.position)}
     if shot.scene:
         metadata["scene"] = shot.scene[:64]
+    if req.seeds is not None and (req.seed is not None or "n" in req.model_fields_set):
+        raise InvalidRequest(f"seeds={req.seeds!r}: give seeds, or n and seed, not both", "seeds")
+    n = len(req.seeds) if req.seeds else req.n
     digest = request_hash(f"shot-takes:{shot.id}", req.model_dump(), images)
-    draft = Draft(mode, spec, images, req.n, f"{seconds:g}" if seconds is not None else None, metadata,
+    draft = Draft(mode, spec, images, n, f"{seconds:g}" if seconds is not None else None, metadata,
                   req.priority, None, post=parse_post(req.post),
-                  workflow={"shape": shape.as_json()} if shape else {})
+                  workflow={"shape": shape.as_json()} if shape else {}, seeds=req.seeds)
     response = await _submit(service, draft, key, digest, idempotency_key)
     studio.takes_started(shot)
     return response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
@@ -66,6 +66,8 @@ class TakesRequest(NoBoolNumbers):
 
     n: int = Field(default=3, ge=1, le=MAX_N, description="takes: seeds seed..seed+n-1")
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    seeds: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_N, description="one seed per take (n is then their count)")
     model: str | None = Field(default=None, max_length=200, description="overrides the shot's and project's")
     steps: int | None = Field(default=None, ge=1, le=200)
     num_frames: int | None = Field(default=None, ge=1, le=2048)

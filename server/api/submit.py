@@ -44,6 +44,7 @@ class Draft:
     relation: str | None = None         # "extend" | "remix"
     workflow: dict[str, Any] = field(default_factory=dict)  # history kept on the job (server.jobs.provenance)
     audio: ImageUpload | None = None    # a soundtrack for the post stage to mux (server.api.audio)
+    seeds: list[int] | None = None      # one seed per take (studio takes); else seed, seed+1, ...
 
 
 def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageUpload]) -> str:
@@ -140,7 +141,7 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
     """Save images and resolve the spec once per take; any failure removes what was written."""
     base_seed = draft.spec.get("seed")
     if base_seed is None:
-        base_seed = secrets.randbelow(2**32)
+        base_seed = draft.seeds[0] if draft.seeds else secrets.randbelow(2**32)
     group_id = f"group_{uuid.uuid4().hex[:16]}" if draft.n > 1 else None
     now = time.time()
     jobs: list[Job] = []
@@ -149,7 +150,8 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
             job_id = f"video_{uuid.uuid4().hex}"
             folder = service.new_dir(job_id)
             paths = {name: img.save(folder / "inputs") for name, img in draft.images.items()}
-            fields = {**draft.spec, "mode": draft.mode, "seed": base_seed + i, **paths}
+            seed = draft.seeds[i] if draft.seeds else base_seed + i
+            fields = {**draft.spec, "mode": draft.mode, "seed": seed, **paths}
             resolved = resolve(GenerationSpec(**fields), service.catalog)
             post = draft.post
             inputs = {k: v.sha256 for k, v in sorted(draft.images.items())}

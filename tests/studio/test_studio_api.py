@@ -66,8 +66,9 @@ def test_the_whole_flow_to_a_handoff(client: httpx.Client, other: httpx.Client) 
     assert created[0]["spec"]["mode"] == "image-to-video"
     assert created[0]["size"] == "96x64" and created[0]["spec"]["prompt"].endswith("grainy 16mm film")
     assert client.get(f"/v1/shots/{shot['id']}").json()["status"] == "generating"
-    r = client.post(f"/v1/shots/{second['id']}/takes", json={"n": 1, **FAST})
+    r = client.post(f"/v1/shots/{second['id']}/takes", json={"seeds": [42], **FAST})
     assert r.status_code == 202 and r.json()["spec"]["mode"] == "text-to-video", r.text
+    assert r.json()["seed"] == 42
 
     takes = wait_takes_done(client, shot["id"], 3)
     assert [t["take_number"] for t in takes] == [1, 2, 3] and all(t["state"] == "completed" for t in takes)
@@ -153,6 +154,8 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(client: httpx.Client) -> No
     assert r.status_code == 422 and r.json()["error"]["param"] == "verdict", r.text
     r = client.post(f"/v1/videos/{job['id']}/review", json={})
     assert r.status_code == 400, r.text
+    r = client.post(f"/v1/shots/{shot['id']}/takes", json={"seeds": [1, 2], "n": 2})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "seeds", r.text
     assert client.get("/v1/projects/proj_nope").status_code == 404
     assert client.patch(f"/v1/shots/{shot['id']}", json={"status": "done"}).status_code == 422
     assert client.patch(f"/v1/shots/{shot['id']}", json={"order": 4}).json()["order"] == 4
