@@ -30,8 +30,8 @@ BODIES: dict[tuple[str, str], tuple[type[BaseModel], tuple[str, ...]]] = {
     ("post", "/v1/videos/{video_id}/remix"): (RemixRequest, ()),
     ("post", "/v1/projects"): (ProjectCreate, ()),
     ("patch", "/v1/projects/{project_id}"): (ProjectFields, ()),
-    ("post", "/v1/projects/{project_id}/shots"): (ShotFields, ("keyframe", "last_image")),
-    ("patch", "/v1/shots/{shot_id}"): (ShotFields, ("keyframe", "last_image")),
+    ("post", "/v1/projects/{project_id}/shots"): (ShotFields, ("keyframe", "last_image", "reference_1", "reference_2")),
+    ("patch", "/v1/shots/{shot_id}"): (ShotFields, ("keyframe", "last_image", "reference_1", "reference_2")),
     ("post", "/v1/shots/{shot_id}/takes"): (TakesRequest, ()),
     ("post", "/v1/videos/{video_id}/review"): (ReviewRequest, ()),
 }

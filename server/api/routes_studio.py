@@ -29,7 +29,8 @@ router = APIRouter(tags=["studio"])
 
 MAX_PROJECTS_PER_KEY = 500
 MAX_SHOTS_PER_PROJECT = 500
-_IMAGE_FIELDS = ("keyframe", "last_image")
+REFERENCE_FIELDS = ("reference_1", "reference_2")
+_IMAGE_FIELDS = ("keyframe", "last_image", *REFERENCE_FIELDS)
 
 
 def get_studio(request: Request) -> StudioService:
@@ -170,7 +171,7 @@ async def create_shot(project_id: str, request: Request, studio: Studio, service
     shot = Shot(shot_id, project.id, req.order or 0, req.name or "", req.scene or "", req.description or "",
                 req.camera_move or "", req.duration, req.acceptance_note or "", req.prompt or "", req.model,
                 req.status or ShotStatus.PLANNED, bool(req.multiple_selects), paths.get("keyframe"),
-                paths.get("last_image"), now, now)
+                paths.get("last_image"), now, now, {k: v for k, v in paths.items() if k in REFERENCE_FIELDS})
     try:
         await run_in_threadpool(studio.store.add_shot, shot)
     except BaseException:
@@ -211,7 +212,11 @@ async def patch_shot(shot_id: str, request: Request, studio: Studio, service: Se
                              "status")
     if "multiple_selects" in changes:
         changes["multiple_selects"] = bool(changes["multiple_selects"])
-    changes |= await run_in_threadpool(_save_images, studio, shot.id, images)
+    saved = await run_in_threadpool(_save_images, studio, shot.id, images)
+    refs = {k: v for k, v in saved.items() if k in REFERENCE_FIELDS}
+    changes |= {k: v for k, v in saved.items() if k not in REFERENCE_FIELDS}
+    if refs:
+        changes["references"] = shot.references | refs
     if changes:
         await run_in_threadpool(lambda: studio.store.update_shot(shot.id, time.time(), **changes))
     shot, _ = studio.shot(shot_id, key, True)
@@ -229,14 +234,15 @@ _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp"
                 ".bmp": "image/bmp", ".tiff": "image/tiff"}
 
 
-@router.get("/v1/shots/{shot_id}/keyframe", summary="The shot's keyframe (or last image) as uploaded",
+@router.get("/v1/shots/{shot_id}/keyframe", summary="The shot's keyframe (or last image, or a reference) as uploaded",
             response_model=None)
 async def keyframe(shot_id: str, request: Request, studio: Studio, key: ApiKey,
-                   which: str = Query(default="keyframe", description="keyframe | last_image")) -> FileResponse:
+                   which: str = Query(default="keyframe",
+                                      description="keyframe | last_image | reference_1 | reference_2")) -> FileResponse:
     if which not in _IMAGE_FIELDS:
         raise InvalidRequest(f"which={which!r}: accepted values: {', '.join(_IMAGE_FIELDS)}", "which")
     shot, _ = studio.shot(shot_id, key, is_admin(request))
-    stored = shot.keyframe if which == "keyframe" else shot.last_image
+    stored = {"keyframe": shot.keyframe, "last_image": shot.last_image}.get(which) or shot.references.get(which)
     if not stored or not Path(stored).is_file():
         from server.studio.errors import StudioNotFound
 

@@ -57,6 +57,8 @@ class ShotFields(NoBoolNumbers):
     multiple_selects: bool | None = Field(default=None, description="allow more than one selected take")
     keyframe: str | None = Field(default=None, description="the first frame (file part, data URL or base64)")
     last_image: str | None = Field(default=None, description="optional last frame (first+last-frame takes)")
+    reference_1: str | None = Field(default=None, description="a reference still for the crew (not a model input)")
+    reference_2: str | None = Field(default=None, description="a second reference still")
 
 
 class TakesRequest(NoBoolNumbers):
@@ -111,6 +113,7 @@ def render_shot(shot: Shot, cost: Cost) -> dict[str, Any]:
         "model": shot.model, "status": shot.status.value, "multiple_selects": shot.multiple_selects,
         "keyframe_url": f"{base}/keyframe" if shot.keyframe else None,
         "last_image_url": f"{base}/keyframe?which=last_image" if shot.last_image else None,
+        "reference_urls": {name: f"{base}/keyframe?which={name}" for name in sorted(shot.references)},
         "created_at": shot.created_at, "updated_at": shot.updated_at, "takes": cost.takes, "cost": render_cost(cost),
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -63,6 +63,9 @@ class Shot:
     last_image: str | None    # path of the stored last image (first+last-frame takes)
     created_at: float
     updated_at: float
+    # Reference stills for the people making the shot (mood, character, set): name -> stored path.
+    # Kept and shown; no catalog model is conditioned on them.
+    references: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

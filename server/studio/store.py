@@ -6,6 +6,7 @@ writers across the two. Every change is one transaction: nothing half-written.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -46,7 +47,8 @@ CREATE TABLE IF NOT EXISTS studio_shots (
     keyframe TEXT,
     last_image TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    refs TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS studio_shots_project ON studio_shots(project_id, position);
 CREATE TABLE IF NOT EXISTS studio_reviews (
@@ -76,7 +78,7 @@ CREATE INDEX IF NOT EXISTS studio_handoffs_project ON studio_handoffs(project_id
 
 PROJECT_FIELDS = ("name", "aspect_ratio", "resolution", "model", "visual_bible", "notes")
 SHOT_FIELDS = ("position", "name", "scene", "description", "camera_move", "duration", "acceptance_note", "prompt",
-               "model", "status", "multiple_selects", "keyframe", "last_image")
+               "model", "status", "multiple_selects", "keyframe", "last_image", "refs")
 
 
 class StudioStore:
@@ -151,11 +153,11 @@ class StudioStore:
                 row = db.execute("SELECT MAX(position) FROM studio_shots WHERE project_id = ?",
                                  (shot.project_id,)).fetchone()
                 shot.position = int(row[0] or 0) + 1
-            db.execute("INSERT INTO studio_shots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO studio_shots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (shot.id, shot.project_id, shot.position, shot.name, shot.scene, shot.description,
                         shot.camera_move, shot.duration, shot.acceptance_note, shot.prompt, shot.model,
                         shot.status.value, int(shot.multiple_selects), shot.keyframe, shot.last_image,
-                        shot.created_at, shot.updated_at))
+                        shot.created_at, shot.updated_at, json.dumps(shot.references)))
 
     def shot(self, shot_id: str) -> Shot | None:
         rows = self._rows("SELECT * FROM studio_shots WHERE id = ?", (shot_id,))
@@ -171,6 +173,8 @@ class StudioStore:
             values["status"] = values["status"].value
         if "multiple_selects" in values:
             values["multiple_selects"] = int(values["multiple_selects"])
+        if "references" in values:
+            values["refs"] = json.dumps(values.pop("references"))
         self._update("studio_shots", SHOT_FIELDS, shot_id, now, values)
 
     def delete_shot(self, shot_id: str) -> None:
@@ -240,6 +244,7 @@ def _shot(row: sqlite3.Row) -> Shot:
     data = dict(row)
     data["status"] = ShotStatus(data["status"])
     data["multiple_selects"] = bool(data["multiple_selects"])
+    data["references"] = json.loads(data.pop("refs") or "{}")
     return Shot(**data)
 
 

@@ -50,13 +50,18 @@ def test_the_whole_flow_to_a_handoff(client: httpx.Client, other: httpx.Client) 
     project = p.json()
     assert project["aspect_ratio"] == "16:9" and project["shots"] == 0
     shot = client.post(f"/v1/projects/{project['id']}/shots",
-                       files={"keyframe": ("key.png", png(96, 64), "image/png")},
+                       files={"keyframe": ("key.png", png(96, 64), "image/png"),
+                              "reference_1": ("mood.png", png(40, 30, (9, 9, 9)), "image/png")},
                        data={"name": "wide establishing", "description": "a red boat at dawn", "duration": "0.3",
                              "camera_move": "slow push in"}).json()
     assert shot["order"] == 1 and shot["status"] == "planned" and shot["keyframe_url"], shot
     second = client.post(f"/v1/projects/{project['id']}/shots", json={"name": "close", "prompt": "the deck"}).json()
     assert second["order"] == 2
     assert client.get(shot["keyframe_url"]).headers["content-type"] == "image/png"
+    assert client.get(shot["reference_urls"]["reference_1"]).content == png(40, 30, (9, 9, 9))
+    patched = client.patch(f"/v1/shots/{second['id']}", files={"reference_2": ("r.png", png(20, 20), "image/png")},
+                           data={"camera_move": "handheld"}).json()
+    assert list(patched["reference_urls"]) == ["reference_2"] and patched["camera_move"] == "handheld"
 
     before = time.time() - 1
     r = client.post(f"/v1/shots/{shot['id']}/takes", json={"n": 3, "seed": 5, **FAST})

@@ -136,6 +136,7 @@ async function boardPage(projectId) {
     h("label", {}, "Duration (s)", h("input", { name: "duration", type: "number", step: "0.1", min: "0.1" })),
     h("label", {}, "Acceptance note", h("input", { name: "acceptance_note" })),
     h("label", {}, "Keyframe", h("input", { name: "keyframe", type: "file", accept: "image/*" })),
+    h("label", {}, "Reference still", h("input", { name: "reference_1", type: "file", accept: "image/*" })),
     h("button", { class: "primary", type: "submit" }, "Add shot"),
     h("p", { class: "error", id: "errors" }));
   form.addEventListener("submit", async (ev) => {
@@ -215,6 +216,16 @@ function takeCard(take, onReview) {
   return card;
 }
 
+function stills(shot) {
+  const urls = [["keyframe", shot.keyframe_url], ["last image", shot.last_image_url],
+    ...Object.entries(shot.reference_urls || {}).map(([k, u]) => [k.replace("_", " "), u])].filter(([, u]) => u);
+  return h("div", { class: "stills row" }, urls.map(([label, url]) => {
+    const img = h("img", { alt: label, title: label });
+    blobURL(url).then((u) => { img.src = u; });
+    return h("figure", {}, img, h("figcaption", { class: "dim" }, label));
+  }));
+}
+
 async function shotPage(shotId) {
   const shot = await getJSON(`/v1/shots/${shotId}`);
   const project = await getJSON(`/v1/projects/${shot.project_id}`);
@@ -265,6 +276,7 @@ async function shotPage(shotId) {
   };
   app.replaceChildren(
     h("h1", {}, `${String(shot.order).padStart(2, "0")} ${shot.name || "shot"} `, h("span", { class: `badge ${shot.status}` }, shot.status)),
+    stills(shot),
     h("p", {}, shot.description), h("p", { class: "dim" },
       [shot.camera_move, shot.duration ? `${shot.duration}s` : "", shot.acceptance_note].filter(Boolean).join(" · ")),
     h("div", { class: "toolbar" }, h("button", { class: "primary", id: "generate", onclick: generate }, "Generate"), n,
