@@ -4,10 +4,10 @@ Torch-free, next to the catalog: the API maps ``aspect_ratio``/``resolution`` to
 before a job exists, ``/v1/models`` lists every shape a model has, and the fit warnings say how much
 of a keyframe an aspect-ratio mismatch crops or letterboxes.
 
-Mapping rule: keep the model's trained pixel count (its default size; a resolution tier other than
-the model's own scales it to that tier's 16:9 pixel count), give the requested ratio, round both
-sides to the model's size multiple. A ratio within 5% of the default size's is the default size
-itself (or its portrait swap): that is the size the model was trained at.
+Mapping rule: keep the model's trained pixel count for the tier (its default size for its own tier,
+the published size of a size class such as Wan 2.1 14B's 832x480 "480p", else that tier's 16:9 pixel
+count), give the requested ratio, round both sides to the model's size multiple. A ratio within 5%
+of the trained size's is that size itself (or its portrait swap).
 """
 
 from __future__ import annotations
@@ -59,13 +59,23 @@ def native_resolution(entry: ModelEntry) -> str | None:
     return min(RESOLUTIONS, key=lambda r: abs(math.log(pixels / _tier_pixels(r))))
 
 
-def resolutions_of(entry: ModelEntry) -> list[str]:
-    """Tiers the model has: its own and the smaller ones whose sizes its rules accept."""
+def _trained_sizes(entry: ModelEntry) -> dict[str, tuple[int, int]]:
+    """Tier -> the size the model was trained or published at: its default for its own tier, and the
+    sizes of its published size classes (``flow_shift_by_size``)."""
+    d = entry.defaults
+    sizes = {c.name: (c.width, c.height) for c in d.flow_shift_by_size if c.name in RESOLUTIONS}
     native = native_resolution(entry)
-    if native is None:
-        return []
-    limit = _tier_pixels(native)
-    return [r for r in RESOLUTIONS if _tier_pixels(r) <= limit * 1.001]
+    if native is not None:
+        sizes[native] = (d.width, d.height)
+    return sizes
+
+
+def resolutions_of(entry: ModelEntry) -> list[str]:
+    """Tiers the model has: its own, the smaller ones, and any size class its authors publish."""
+    native = native_resolution(entry)
+    published = _trained_sizes(entry)
+    limit = _tier_pixels(native) if native is not None else 0.0
+    return [r for r in RESOLUTIONS if (native is not None and _tier_pixels(r) <= limit * 1.001) or r in published]
 
 
 def _round_to(value: float, multiple: int, lo: int, hi: int) -> int:
@@ -88,14 +98,14 @@ def pick_shape(entry: ModelEntry, aspect_ratio: str | None, resolution: str | No
         ratio = a / b
     else:
         ratio = d.width / d.height
-    native = resolution is None or resolution == native_resolution(entry)
-    pixels = d.width * d.height if native else _tier_pixels(resolution or "480p")
-    default_ratio = d.width / d.height
-    if native:
-        if abs(math.log(ratio / default_ratio)) < _SNAP_TO_DEFAULT:
-            return Shape(aspect_ratio, resolution, d.width, d.height)
-        if abs(math.log(ratio * default_ratio)) < _SNAP_TO_DEFAULT:
-            return Shape(aspect_ratio, resolution, d.height, d.width)
+    trained = (d.width, d.height) if resolution is None else _trained_sizes(entry).get(resolution)
+    pixels = trained[0] * trained[1] if trained else _tier_pixels(resolution or "480p")
+    if trained:
+        tw, th = trained
+        if abs(math.log(ratio * th / tw)) < _SNAP_TO_DEFAULT:
+            return Shape(aspect_ratio, resolution, tw, th)
+        if abs(math.log(ratio * tw / th)) < _SNAP_TO_DEFAULT:
+            return Shape(aspect_ratio, resolution, th, tw)
     m = rules.size_multiple
     width = _round_to(math.sqrt(pixels * ratio), m, rules.min_side, rules.max_side)
     height = _round_to(math.sqrt(pixels / ratio), m, rules.min_side, rules.max_side)

@@ -37,9 +37,18 @@ def test_every_shape_fits_the_model_rules_and_keeps_the_ratio() -> None:
                 assert abs(shape.width / shape.height - a / b) / (a / b) < 0.08, (e.id, shape)
 
 
-def test_a_smaller_tier_scales_the_pixel_count_down() -> None:
+def test_a_published_size_class_is_the_size_of_its_tier() -> None:
     wan14 = entry("wan2.1-t2v-14b")
     assert resolutions_of(wan14) == ["480p", "720p"]
+    assert pick_shape(wan14, "16:9", "480p").size == "832x480"  # the 480p class Wan publishes for 14B
+    assert pick_shape(wan14, "9:16", "720p").size == "720x1280"
+
+
+def test_a_smaller_tier_scales_the_pixel_count_down() -> None:
+    ltx13 = entry("ltx-video-13b-0.9.7-distilled")
+    assert resolutions_of(ltx13) == ["480p", "720p"]
+    assert pick_shape(ltx13, "16:9", "480p").size == "864x480"  # 16:9 at 480p's pixel count, multiples of 32
+    wan14 = entry("wan2.1-t2v-14b")
     small, big = pick_shape(wan14, "1:1", "480p"), pick_shape(wan14, "1:1", "720p")
     assert small.width * small.height < big.width * big.height
     assert small.width == small.height
