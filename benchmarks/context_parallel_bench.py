@@ -45,7 +45,8 @@ class ContextParallelBenchConfig:
 
 
 def _spec(cfg: ContextParallelBenchConfig) -> Any:
-    from pipelines.spec import GenerationSpec, resolve
+    from pipelines import resolve
+    from pipelines.core.spec import GenerationSpec
 
     return resolve(GenerationSpec(model=cfg.model, prompt=cfg.prompt, width=cfg.width, height=cfg.height,
                                   num_frames=cfg.frames, steps=cfg.steps, seed=cfg.seed))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.flops import WanShape, capture_first_step, mfu, peak_tflops, wan_forward_flops, wan_tokens
+from benchmarks.flops import capture_first_step, mfu, peak_tflops
 from benchmarks.machine import GpuMemorySampler, host_peak_rss_bytes, machine_info
 from benchmarks.quality import finite_or_none, psnr, ssim
 
@@ -82,10 +82,11 @@ class _Sides:
     def __init__(self, cfg: PipelineBenchConfig, progress: Progress) -> None:
         import torch
 
-        from pipelines.catalog import default_catalog
+        from pipelines import resolve
+        from pipelines.core.memory import MemoryStrategy
+        from pipelines.core.spec import GenerationSpec
+        from pipelines.families import default_catalog
         from pipelines.generate import VideoGenerator
-        from pipelines.memory import MemoryStrategy
-        from pipelines.spec import GenerationSpec, resolve
         from pipelines.weights import WeightsLocation, WeightsLocator
 
         self.cfg = cfg
@@ -157,8 +158,8 @@ class _Sides:
             fuse_bundled_loras(pipe, self.entry, self.location.extra["bundled_loras"])
 
     def run_vidserve(self, level: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        from pipelines.core.spec import SpeedLevel
         from pipelines.encode import encode_mp4
-        from pipelines.spec import SpeedLevel
 
         spec = self.spec if level is None else self.spec.model_copy(update={"speed": SpeedLevel(level)})
         _memory_reset(self.device)
@@ -181,15 +182,15 @@ class _Sides:
         }
 
     def _baseline_kwargs(self) -> dict[str, Any]:
-        from pipelines.families import call_kwargs
+        from pipelines.families import adapter_for
 
         # The same call arguments vidserve derives, minus the pre-encoded text: the plain call encodes.
-        kw = call_kwargs(self.entry, self.spec, None, None)
+        kw = adapter_for(self.entry).call_kwargs(self.entry, self.spec, None, None)
         kw.update(prompt=self.spec.prompt, negative_prompt=self.spec.negative_prompt or None)
         return kw
 
     def run_baseline(self) -> tuple[np.ndarray, dict[str, Any]]:
-        from pipelines.generate import to_uint8
+        from pipelines.result import to_uint8
 
         assert self.baseline_pipe is not None
         marks: list[float] = []
@@ -212,7 +213,8 @@ class _Sides:
         }
 
     def flops_per_step(self) -> dict[str, Any]:
-        from pipelines.spec import SpeedLevel
+        from pipelines.core.spec import SpeedLevel
+        from pipelines.families import adapter_for
         from pipelines.speed import set_speed_level
 
         pipe, _ = self.gen.cache.get(self.entry, self.location, self.spec.mode)
@@ -223,14 +225,8 @@ class _Sides:
             capture = capture_first_step(pipe, lambda cb: pipe(generator=generator, callback_on_step_end=cb, **kw))
         counted = capture.flops()
         out: dict[str, Any] = {"per_step_counted": counted, "forwards_per_step": len(capture.calls)}
-        arch = self.entry.architecture
-        if self.entry.family.value.startswith("wan") and arch.dim:
-            shape = WanShape(dim=arch.dim, ffn_dim=arch.ffn_dim or 0, num_layers=arch.num_layers or 0,
-                             text_dim=arch.text_dim, in_channels=arch.latent_channels,
-                             out_channels=arch.latent_channels, patch=arch.patch)
-            tokens = wan_tokens(self.spec.num_frames, self.spec.height, self.spec.width, arch.vae_spatial,
-                                arch.patch, arch.vae_temporal)
-            analytic = len(capture.calls) * wan_forward_flops(shape, tokens)
+        analytic = adapter_for(self.entry).analytic_flops(self.entry, self.spec, len(capture.calls))
+        if analytic:
             out |= {"per_step_analytic": analytic, "counted_over_analytic": counted / analytic}
         return out
 

@@ -4,7 +4,7 @@ runs is recorded for the sidecar. The flow shift they were trained at is catalog
 entry's (``pipelines.flow_shift``).
 
 Bundled LoRAs are fused into the base weights and their adapter layers removed, so the loaded model
-*is* the distilled model: per-request LoRAs (``pipelines.loras.apply_loras``) load on top of it and
+*is* the distilled model: per-request LoRAs (``pipelines.core.loras.apply_loras``) load on top of it and
 unloading them gives back the distilled model, never the undistilled base.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import ModelEntry
-from pipelines.errors import ModelUnavailable
+from pipelines.core.catalog import ModelEntry
+from pipelines.core.errors import ModelUnavailable
 from pipelines.weights import WeightsLocation
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def check_bundled_loras(entry: ModelEntry, location: WeightsLocation) -> list[Lo
     """Before the base weights load: every bundled LoRA must map, key for key, onto its component as
     diffusers 0.42 loads it. Raises ModelUnavailable naming the keys that do not (PEFT would only warn
     and load the rest, giving an undistilled model at distilled settings)."""
-    from pipelines.loras import model_params, read_header
+    from pipelines.core.loras import model_params, read_header
 
     reports = []
     pipeline_class = next(iter(entry.pipelines.values()))
@@ -131,7 +131,7 @@ def fuse_bundled_loras(pipe: Any, entry: ModelEntry, loras: list[dict[str, Any]]
     """Load each bundled LoRA as a named adapter, fuse it into its component at its strength, then
     drop the adapter layers. ``loras`` is ``WeightsLocation.extra["bundled_loras"]``. Returns the
     record (file, repo, target, strength, bytes, sha256) for the sidecar."""
-    from pipelines.outputs import file_sha256
+    from pipelines.core.hashing import file_sha256
 
     record: list[dict[str, Any]] = []
     for i, lora in enumerate(loras):

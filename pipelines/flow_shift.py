@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.catalog import ModelEntry
-from pipelines.spec import ResolvedSpec
+from pipelines.core.catalog import ModelEntry
+from pipelines.core.spec import ResolvedSpec
 
 
 def shift_key(scheduler: Any) -> str | None:

@@ -5,23 +5,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from pipelines.catalog import Catalog, Family, default_catalog
-from pipelines.errors import GenerationCancelled, ModelUnavailable, OutOfMemory
-from pipelines.families import call_kwargs, encode_text
-from pipelines.images import load_fitted
+from pipelines.core.catalog import Catalog, ModelEntry
+from pipelines.core.errors import GenerationCancelled, ModelUnavailable, OutOfMemory
+from pipelines.core.images import load_fitted
+from pipelines.core.loras import apply_loras
+from pipelines.core.memory import MemoryStrategy, plan_memory
+from pipelines.core.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
+from pipelines.families import adapter_for, check_sequence_split, default_catalog
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
-from pipelines.loras import apply_loras
-from pipelines.memory import MemoryStrategy, plan_memory
 from pipelines.parallel import ContextParallel
-from pipelines.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
-from pipelines.weights import WeightsLocation, WeightsLocator
+from pipelines.result import VideoResult
+from pipelines.weights import WeightsLocator
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +29,6 @@ ShouldStop = Callable[[], bool]
 # Stages reported through ``on_stage``: loading (only when the model is not resident),
 # text_encoding, denoising, decoding. Names match server.engine.base.Stage.
 OnStage = Callable[[str], None]
-
-
-@dataclass
-class VideoResult:
-    frames: np.ndarray  # (frames, height, width, 3) uint8
-    spec: ResolvedSpec
-    weights: WeightsLocation
-    device: str
-    dtype: str
-    timings: dict[str, float]
-    step_seconds: list[float] = field(default_factory=list)
-    peak_memory_bytes: int | None = None
-    # What ran: memory strategy, attention backend, compile, speed level and its cache settings.
-    optimizations: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def fps(self) -> int:
-        return self.spec.fps
 
 
 class VideoGenerator:
@@ -117,13 +98,13 @@ class VideoGenerator:
         rs = spec if isinstance(spec, ResolvedSpec) else resolve(spec, self.catalog)
         entry = self.catalog.get(rs.model)
         assert entry is not None  # resolve() checked it
+        family = adapter_for(entry)
         # Weights adopted in memory (synthetic benchmark builds) have no folder to check.
         held = self.cache.location_of(rs.model)
         location = held if held is not None and held.source == "synthetic" else self.locator.require(rs.model)
         stop = should_stop or (lambda: False)
         if self.context_parallel is not None:
             from pipelines.parallel import agreed
-            from pipelines.spec import check_sequence_split
 
             check_sequence_split(entry, rs, self.context_parallel.degree)
             stop = agreed(stop, self.device)  # every rank leaves the loop at the same step
@@ -158,7 +139,7 @@ class VideoGenerator:
             stage("text_encoding")
             t0 = self._now()
             with torch.inference_mode():
-                embeds = encode_text(entry, pipe, rs, self.device)
+                embeds = family.encode_text(entry, pipe, rs, self.device)
             timings["text_encode_s"] = self._now() - t0
 
             marks: list[float] = []
@@ -178,7 +159,7 @@ class VideoGenerator:
             from pipelines.flow_shift import apply_flow_shift
 
             optimizations["scheduler"] = apply_flow_shift(pipe, entry, rs)  # every call: no job inherits another's
-            kwargs = call_kwargs(entry, rs, first, last) | embeds
+            kwargs = family.call_kwargs(entry, rs, first, last) | embeds
             if entry.defaults.timesteps is not None and "timesteps" not in kwargs:
                 log.warning("%s: steps=%d is not the %d steps of its published schedule; running the pipeline's "
                             "default schedule", entry.id, rs.steps, len(entry.defaults.timesteps))
@@ -210,7 +191,8 @@ class VideoGenerator:
         timings["decode_s"] = t_end - last_step
         timings["total_s"] = time.perf_counter() - t_start
         steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
-        frames = to_uint8(out.frames[0])
+        media = family.media(out)
+        frames = media.frames
         if rs.extend_video is not None:
             from pipelines.stitch import stitch_onto
 
@@ -219,7 +201,7 @@ class VideoGenerator:
         log.info("generated %s %s %dx%dx%d in %.2fs", rs.model, rs.mode.value, rs.width, rs.height,
                  rs.num_frames, timings["total_s"])
         return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
-                           timings, steps, peak, optimizations)
+                           timings, steps, peak, optimizations, media.audio)
 
     def memory_plan(self, rs: ResolvedSpec) -> tuple[Any, MemoryStrategy]:
         """The planner's estimate for this request and the strategy it runs with: the fastest that
@@ -242,11 +224,11 @@ class VideoGenerator:
             return SpeedLevel.EXACT
         return rs.speed
 
-    def _arm_cfg_batch(self, pipe: Any, entry: Any, rs: ResolvedSpec, strategy: MemoryStrategy,
+    def _arm_cfg_batch(self, pipe: Any, entry: ModelEntry, rs: ResolvedSpec, strategy: MemoryStrategy,
                        embeds: dict[str, Any]) -> list[Any]:
         """Batch cond+uncond into one forward (Wan runs them as two) for exact runs when the memory
         plan is not already trading speed for memory; disarm otherwise."""
-        if entry.family is Family.LTX:  # LTX already batches its CFG passes
+        if adapter_for(entry).batches_cfg:  # the pipeline already batches its CFG passes
             return []
         from pipelines import cfg_batch
 
@@ -262,13 +244,6 @@ class VideoGenerator:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-
-def to_uint8(video: Any) -> np.ndarray:
-    """diffusers' ``output_type="np"`` frames (float in [0, 1]) to (F, H, W, 3) uint8."""
-    arr = np.asarray(video)
-    if arr.dtype != np.uint8:
-        arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-    return np.ascontiguousarray(arr)
 
 
 def generate(

@@ -17,9 +17,10 @@ import diffusers
 import torch
 import transformers
 
-from pipelines.catalog import Family, Mode, ModelEntry
-from pipelines.errors import ModelUnavailable
-from pipelines.memory import MemoryStrategy
+from pipelines.core.catalog import Mode, ModelEntry
+from pipelines.core.errors import ModelUnavailable
+from pipelines.core.memory import MemoryStrategy
+from pipelines.families import adapter_for
 from pipelines.parallel import ContextParallel
 from pipelines.weights import WeightsLocation
 
@@ -41,13 +42,6 @@ def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
         return _DTYPES[dtype]
     # bf16 is the published inference dtype for Wan and LTX; CPUs run float32 (bf16 is slow there).
     return torch.bfloat16 if device.type == "cuda" else torch.float32
-
-
-def _torch_dtype_for(entry: ModelEntry, dtype: torch.dtype) -> Any:
-    # Wan's VAE is published to run in float32; a bf16 VAE visibly bands the decoded video.
-    if entry.family in (Family.WAN21, Family.WAN22) and dtype != torch.float32:
-        return {"default": dtype, "vae": torch.float32, "image_encoder": torch.float32}
-    return dtype
 
 
 @dataclass(frozen=True)
@@ -88,7 +82,7 @@ def load_pipeline(entry: ModelEntry, location: WeightsLocation, mode: Mode, devi
         check_bundled_loras(entry, location)
     try:
         pipe = cls.from_pretrained(
-            str(location.path), dtype=_torch_dtype_for(entry, dtype), local_files_only=True
+            str(location.path), dtype=adapter_for(entry).load_dtype(dtype), local_files_only=True
         )
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(entry.id, f"could not load weights at {location.path}: {exc}", location.path) from exc
@@ -124,7 +118,7 @@ def setup_pipeline(pipe: Any, entry: ModelEntry, device: torch.device, dtype: to
         if cp is not None:
             from pipelines.parallel import enable
 
-            record["context_parallel"] = enable(pipe, cp, record["attention_backend"])
+            record["context_parallel"] = enable(pipe, cp, record["attention_backend"], adapter_for(entry))
     except ValueError as exc:  # e.g. ring attention asked for where no kernel can run it
         raise ModelUnavailable(entry.id, f"cannot set up {entry.id} on {device}: {exc}", location.path) from exc
     record["compiled"] = compile_blocks(pipe) if options.compile else False

@@ -1,10 +1,19 @@
 """The models vidserve knows: published Wan 2.1/2.2 and LTX-Video checkpoints, their step-distilled
 variants, and the tiny random-weight models used as demos and test fixtures. Torch-free data;
-the types and their rules are in ``pipelines.catalog``."""
+the types and their rules are in ``pipelines.core.catalog``."""
 
 from __future__ import annotations
 
-from pipelines.catalog import Architecture, BundledLora, Defaults, Family, Mode, ModelEntry, ShapeRules, SizeShift
+from pipelines.core.catalog import Architecture, BundledLora, Defaults, Mode, ModelEntry, ShapeRules, SizeShift
+
+
+class Family:
+    """The family names (the families' packages serve them: ``pipelines.families``)."""
+
+    WAN21 = "wan2.1"
+    WAN22 = "wan2.2"
+    LTX = "ltx-video"
+
 
 _WAN_RULES = ShapeRules(frames_multiple=4, size_multiple=16)
 _WAN22_5B_RULES = ShapeRules(frames_multiple=4, size_multiple=32)
@@ -351,7 +360,7 @@ _TINY_WAN_SIZED = _TINY_WAN.model_copy(update={"flow_shift_by_size": (
 _TINY_LTX = Defaults(width=64, height=64, num_frames=9, fps=24, steps=4, guidance_scale=3.0, decode_timestep=0.05,
                      decode_noise_scale=0.025, image_cond_noise_scale=0.025)
 _TINY_LTX_ARCH = _TINY_ARCH.model_copy(update={
-    "vae_spatial": 4, "vae_temporal": 4, "latent_channels": 8, "patch": (1, 1, 1), "dim": 32, "ffn_dim": 128,
+    "vae_spatial": 32, "vae_temporal": 8, "latent_channels": 8, "patch": (1, 1, 1), "dim": 32, "ffn_dim": 128,
     "num_layers": 2, "num_heads": 4,
 })
 TINY_MODELS: list[ModelEntry] = [

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from pipelines.core.hashing import file_sha256
 from pipelines.encode import encode_mp4
 from pipelines.post.companions import write_spritesheet
 
 if TYPE_CHECKING:
-    from pipelines.generate import VideoResult
+    from pipelines.result import VideoResult
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,8 @@ def write_sidecar(video: Path, data: dict[str, Any]) -> Path:
     return side
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in chunks (a long 4K video need not fit in memory)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dict[str, Any]:
-    from pipelines.catalog import default_catalog
+    from pipelines.families import default_catalog
     from pipelines.provenance import environment
 
     catalog = default_catalog()
@@ -89,7 +81,7 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
         "seed": result.spec.seed,
         "model": {
             "id": result.spec.model,
-            "family": entry.family.value if entry else None,
+            "family": entry.family if entry else None,
             # A LoRA distillation's weights are its base's (the bundled LoRAs are under "optimizations").
             "hub_repo": catalog.base_of(entry).hub_repo if entry else None,
             "base_model": entry.base_model if entry else None,

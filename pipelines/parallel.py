@@ -20,9 +20,12 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from pipelines.families.base import FamilyAdapter
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +103,10 @@ def _cpu_device_index() -> Iterator[None]:
         torch.accelerator.device_count = count
 
 
-def enable(pipe: Any, cp: ContextParallel, attention_backend: str) -> dict[str, Any]:
-    """Shard each transformer's sequence across the group. Call on every rank, after the attention
-    backend is set (diffusers checks it supports context parallelism)."""
+def enable(pipe: Any, cp: ContextParallel, attention_backend: str, family: FamilyAdapter) -> dict[str, Any]:
+    """Shard each transformer's sequence across the group, with the family's plan where it has its
+    own. Call on every rank, after the attention backend is set (diffusers checks it supports
+    context parallelism)."""
     import torch.distributed as dist
     from diffusers import ContextParallelConfig
 
@@ -120,52 +124,9 @@ def enable(pipe: Any, cp: ContextParallel, attention_backend: str) -> dict[str, 
             # Each model gets its own config object: diffusers records its mesh on it.
             config = (ContextParallelConfig(ulysses_degree=cp.degree) if cp.kind == "ulysses"
                       else ContextParallelConfig(ring_degree=cp.degree))
-            module.enable_parallelism(config=config, cp_plan=_plan(module))
-            _local_cross_attention(module)
+            module.enable_parallelism(config=config, cp_plan=family.context_parallel_plan(module))
+            family.prepare_context_parallel(module)
     return cp.record() | {"rank": dist.get_rank()}
-
-
-def _is_ltx(module: Any) -> bool:
-    return type(module).__name__ == "LTXVideoTransformer3DModel"
-
-
-def _plan(module: Any) -> dict[str, Any] | None:
-    """diffusers' own plan, except for LTX-Video. Its plan (diffusers 0.42) splits the prompt and
-    sends the masked cross-attention through Ulysses, whose all-to-all leaves the mask with every
-    head (diffusers issue 14316): it fails as soon as a prompt mask is passed. LTX here gets Wan's
-    layout: the prompt whole on every rank, only the video sequence split, and the per-token
-    timestep of LTXConditionPipeline split with it."""
-    if not _is_ltx(module):
-        return None
-    from diffusers.models._modeling_parallel import ContextParallelInput
-
-    plan = {name: dict(entry) if isinstance(entry, dict) else entry for name, entry in module._cp_plan.items()}
-    top = plan[""]
-    top.pop("encoder_hidden_states", None)
-    top.pop("encoder_attention_mask", None)
-    # (B, tokens) per-token timesteps are split like the tokens; a (B,) timestep is left alone.
-    top["timestep"] = ContextParallelInput(split_dim=1, expected_dims=2, split_output=False)
-    return plan
-
-
-def _local_cross_attention(module: Any) -> None:
-    """With the prompt whole on every rank, cross-attention is local: each rank's query shard
-    attends to the full prompt, exactly as without parallelism (Wan's processor does the same).
-    And a (B, 1) timestep (LTXConditionPipeline without per-token conditioning) becomes (B,) before
-    diffusers' split hook sees it: the same embedding, and not mistaken for per-token timesteps."""
-    if not _is_ltx(module):
-        return
-    for block in module.transformer_blocks:
-        block.attn2.processor._parallel_config = None
-
-    def one_timestep_per_sample(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        t = kwargs.get("timestep")
-        if t is not None and t.ndim == 2 and t.shape[1] == 1:
-            kwargs["timestep"] = t[:, 0]
-        return args, kwargs
-
-    # A torch pre-hook runs before diffusers' hooks, which replace ``forward`` itself.
-    module.register_forward_pre_hook(one_timestep_per_sample, with_kwargs=True)
 
 
 def agreed(should_stop: Callable[[], bool], device: torch.device) -> Callable[[], bool]:

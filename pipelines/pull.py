@@ -16,7 +16,8 @@ import json
 import time
 from pathlib import Path
 
-from pipelines.catalog import ModelEntry, default_catalog
+from pipelines.core.catalog import ModelEntry
+from pipelines.families import default_catalog
 from pipelines.weights import PULL_MANIFEST, WeightsLocator, missing_files
 
 

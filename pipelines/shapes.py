@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from pipelines.catalog import ModelEntry
-from pipelines.errors import InvalidSpec
+from pipelines.core.catalog import ModelEntry
+from pipelines.core.errors import InvalidSpec
 
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
     "16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "21:9": (21, 9),

@@ -10,10 +10,11 @@ from typing import Any
 
 import torch
 
-from pipelines.catalog import Family, ModelEntry
-from pipelines.memory import MemoryStrategy
+from pipelines.core.catalog import ModelEntry
+from pipelines.core.memory import MemoryStrategy
+from pipelines.core.spec import SpeedLevel
+from pipelines.families import adapter_for
 from pipelines.parallel import ContextParallel
-from pipelines.spec import SpeedLevel
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +110,15 @@ def compile_blocks(pipe: Any) -> bool:
 # ---------------------------------------------------------------- step caching
 
 def cache_config(entry: ModelEntry, level: SpeedLevel, steps: int) -> Any | None:
-    """diffusers caching hook config for a speed level, with per-family thresholds."""
+    """diffusers caching hook config for a speed level, with the family's thresholds."""
     if level is SpeedLevel.EXACT:
         return None
     from diffusers import FirstBlockCacheConfig
 
     # First-block cache: skip the remaining blocks when the first block's residual changed less
-    # than the threshold since the last computed step. LTX's residuals move faster: lower thresholds.
-    thresholds = {Family.LTX: (0.03, 0.06)}.get(entry.family, (0.05, 0.1))
-    return FirstBlockCacheConfig(threshold=thresholds[0] if level is SpeedLevel.FAST else thresholds[1])
+    # than the threshold since the last computed step.
+    thresholds = adapter_for(entry).cache_thresholds
+    return FirstBlockCacheConfig(threshold=thresholds.fast if level is SpeedLevel.FAST else thresholds.fastest)
 
 
 def set_speed_level(pipe: Any, entry: ModelEntry, level: SpeedLevel, steps: int) -> dict[str, Any]:

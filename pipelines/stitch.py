@@ -23,7 +23,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from pipelines.catalog import ModelEntry
+from pipelines.core.catalog import ModelEntry
 from pipelines.encode import read_frames
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ def make_tiny_lora(weights_path: Path, out: Path, component: str = "transformer"
                                  target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
     state = get_peft_model_state_dict(model)
     state = {k: (v * scale if ".lora_B." in k else v).contiguous() for k, v in state.items()}
-    pipe_cls = "LTXPipeline" if "LTX" in cls_name else "WanPipeline"
+    pipe_cls = _lora_pipeline_class(weights_path)
     tmp = Path(tempfile.mkdtemp())
     try:
         getattr(diffusers, pipe_cls).save_lora_weights(str(tmp), transformer_lora_layers=state)
@@ -35,6 +35,19 @@ def make_tiny_lora(weights_path: Path, out: Path, component: str = "transformer"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _lora_pipeline_class(weights_path: Path) -> str:
+    """The LoRA-saving pipeline class of the family whose pipeline class the folder holds."""
+    import json
+
+    from pipelines.families import adapter_for, default_catalog
+
+    cls_name = json.loads((weights_path / "model_index.json").read_text())["_class_name"]
+    for entry in default_catalog().entries():
+        if cls_name in entry.pipelines.values():
+            return adapter_for(entry).lora_pipeline_class
+    raise KeyError(f"{weights_path}: {cls_name} is no catalog family's pipeline")
 
 
 def _component_class(weights_path: Path, component: str) -> str:

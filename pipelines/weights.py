@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import BundledLora, Catalog, ModelEntry, default_catalog
-from pipelines.errors import ModelUnavailable
+from pipelines.core.catalog import BundledLora, Catalog, ModelEntry
+from pipelines.core.errors import ModelUnavailable
+from pipelines.families import default_catalog
 
 PULL_MANIFEST = ".vidserve-pull.json"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")

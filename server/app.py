@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from pipelines.catalog import default_catalog
+from pipelines.core.loras import LoraLibrary
 from pipelines.demo import default_model
-from pipelines.loras import LoraLibrary
+from pipelines.families import default_catalog
 from pipelines.weights import WeightsLocator
 from server.api import (
     errors,
@@ -48,7 +48,7 @@ STUDIO_PAGE = Path(__file__).parent / "static" / "studio"
 
 def generator_options(settings: Settings) -> dict[str, Any]:
     """VideoGenerator arguments every worker gets (torch-free: plain values)."""
-    from pipelines.memory import MemoryStrategy
+    from pipelines.core.memory import MemoryStrategy
 
     return {
         "attention": settings.attention_backend,

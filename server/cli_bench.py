@@ -89,7 +89,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
-    from pipelines.errors import VidserveError
+    from pipelines.core.errors import VidserveError
     from server.settings import Settings
 
     w, h = args.size if args.size else (None, None)

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.errors import VidserveError
-from pipelines.spec import GenerationSpec
+from pipelines.core.errors import VidserveError
+from pipelines.core.spec import GenerationSpec
 from server.settings import Settings
 
 
@@ -70,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
             fps=args.fps, steps=args.steps, guidance_scale=args.guidance, guidance_scale_2=args.guidance_2,
             seed=args.seed, image_fit=args.fit,
         )
+        from pipelines import resolve
         from pipelines.generate import VideoGenerator
         from pipelines.outputs import write_outputs
-        from pipelines.spec import resolve
 
         resolved = resolve(spec)  # fail on bad input before anything loads
         gen = VideoGenerator(locator, device=args.device or settings.device, dtype=args.dtype or settings.dtype)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.errors import VidserveError
+from pipelines.core.errors import VidserveError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -55,7 +55,7 @@ def run_list(args: argparse.Namespace) -> int:
             entry.hub_repo or f"{entry.base_model} + " + ", ".join(f"{b.repo}:{b.file}" for b in entry.bundled_loras))
         if loc and loc.extra.get("bundled_loras"):
             where += " + " + ", ".join(b["path"] for b in loc.extra["bundled_loras"])
-        rows.append((entry.id, entry.family.value, modes, "yes" if loc else "no", where))
+        rows.append((entry.id, entry.family, modes, "yes" if loc else "no", where))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
@@ -64,8 +64,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def listing(locator: WeightsLocator) -> dict[str, Any]:
     """What ``weights list --json`` prints: the catalog entries as ``GET /v1/models`` shows them
-    (``pipelines.catalog.ModelInfo``), each with whether and where its weights are present."""
-    from pipelines.catalog import ModelInfo
+    (``pipelines.core.catalog.ModelInfo``), each with whether and where its weights are present."""
+    from pipelines.core.catalog import ModelInfo
 
     data = []
     for entry in locator.catalog.entries():

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     demo_models: bool = True
     device: str | None = None
     dtype: str | None = None
-    # Speed and memory (pipelines.speed / pipelines.memory), applied by every worker at model load.
+    # Speed and memory (pipelines.speed / pipelines.core.memory), applied by every worker at model load.
     attention_backend: str = "auto"  # "auto": best installed backend that passes its self-check
     compile: bool = False  # regional torch.compile of the transformer blocks (slow first load)
     memory_budget_gb: float | None = None  # per worker; default: the GPU's memory

@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING, Any
 import av
 import numpy as np
 
+from pipelines.core.hashing import file_sha256
 from pipelines.encode import encode_mp4
-from pipelines.outputs import OutputFiles, build_sidecar, file_sha256, write_sidecar
+from pipelines.outputs import OutputFiles, build_sidecar, write_sidecar
 from pipelines.post.companions import Companions
 from pipelines.post.run import PostResult, read_video, run_post
 from pipelines.post.spec import PostSpec, resolve_codec_container
 from pipelines.post.timing import as_rate, output_count
 
 if TYPE_CHECKING:
-    from pipelines.generate import VideoResult
+    from pipelines.result import VideoResult
 
 ProgressFn = Callable[[int, int | None], None]
 StopFn = Callable[[], bool]

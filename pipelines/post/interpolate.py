@@ -147,7 +147,7 @@ def make_synth(spec: InterpolateSpec, weights_dir: Path, device: str | None = No
         if path is not None:
             return RifeSynth(path, device=device, scale=spec.scale, batch=spec.batch)
         if spec.method == "rife":
-            from pipelines.errors import ModelUnavailable
+            from pipelines.core.errors import ModelUnavailable
 
             raise ModelUnavailable(spec.model, f"no RIFE weights under {weights_dir} (flownet.pkl/.safetensors)")
         log.info("no RIFE weights for %r under %s; using classical optical flow", spec.model, weights_dir)

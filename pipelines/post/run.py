@@ -18,7 +18,7 @@ from typing import Any
 import av
 import numpy as np
 
-from pipelines.errors import GenerationCancelled
+from pipelines.core.errors import GenerationCancelled
 from pipelines.post.export import EncodeSettings, encode_stream
 from pipelines.post.interpolate import NearestSynth, make_synth, retime, target_fps
 from pipelines.post.presets import PRESETS

@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import ConfigDict
 
-from pipelines.errors import InvalidSpec
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.validation import NoBoolNumbers
 from pipelines.post.presets import PRESETS
-from pipelines.validation import NoBoolNumbers
 
 Fit = Literal["cover", "contain"]
 Codec = Literal["h264", "hevc", "av1", "vp9", "prores"]

@@ -152,7 +152,7 @@ class UpscaleStage:
             if path is not None:
                 self.model = load_upscaler(path, device, spec.tile, spec.overlap)
             elif spec.method == "model":
-                from pipelines.errors import ModelUnavailable
+                from pipelines.core.errors import ModelUnavailable
 
                 raise ModelUnavailable(spec.model, f"no upscaler weights under {weights_dir}")
             else:

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines.errors import InvalidSpec, ModelUnavailable
+from pipelines.core.errors import InvalidSpec, ModelUnavailable
 from server.jobs.errors import AdmissionRefused, IdempotencyConflict, JobError, JobNotFound, JobNotReady, QueueFull
 from server.jobs.webhook_policy import WebhookRefused
 from server.studio.errors import StudioConflict, StudioError, StudioNotFound

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipelines.errors import InvalidSpec
+from pipelines.core.errors import InvalidSpec
 from pipelines.post.presets import PRESETS
 from pipelines.post.spec import PostSpec, check_post, parse_size, resolve_codec_container
 from pipelines.post.timing import as_rate, output_count

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.catalog import Mode
+from pipelines.core.catalog import Mode
 from pipelines.shapes import Shape
 from server.api.audio import read_audio
 from server.api.auth import ApiKey

@@ -15,7 +15,7 @@ from fastapi import Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.catalog import Mode
+from pipelines.core.catalog import Mode
 from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service

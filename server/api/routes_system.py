@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from pipelines.catalog import ModelInfo
+from pipelines.core.catalog import ModelInfo
 from pipelines.shapes import shapes_of
 from server.api.auth import ApiKey
 from server.api.deps import Service
@@ -26,7 +26,7 @@ async def models(request: Request, service: Service, key: ApiKey) -> JSONRespons
         entry = service.catalog.get(loc.model_id)
         if entry is None:
             continue
-        # The same shape as `vidserve weights list --json` (pipelines.catalog.ModelInfo), OpenAI's fields added.
+        # The same shape as `vidserve weights list --json` (pipelines.core.catalog.ModelInfo), OpenAI's fields added.
         data.append(ModelInfo.of(entry).model_dump(mode="json") | {
             "object": "model", "created": 0, "owned_by": "vidserve",
             "weights": {"path": str(loc.path), "source": loc.source, "revision": loc.revision},

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.catalog import Mode
+from pipelines.core.catalog import Mode
 from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body, read_image
 from server.api.deps import AppSettings, Service

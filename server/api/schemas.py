@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from pipelines.validation import NoBoolNumbers
+from pipelines.core.validation import NoBoolNumbers
 from server.api.naming import download_name
 from server.jobs.models import Job, JobState
 from server.jobs.provenance import provenance_summary
@@ -71,7 +71,7 @@ class NativeRequest(CommonFields):
     guidance_scale: float | None = Field(default=None, ge=0, le=30)
     guidance_scale_2: float | None = Field(default=None, ge=0, le=30)
     # The model's published quality settings (GET /v1/models shows them); checked against the model
-    # by pipelines.spec.resolve (400 naming the field).
+    # by pipelines.core.spec.resolve (400 naming the field).
     flow_shift: float | None = Field(default=None, description="scheduler flow shift (Wan)")
     decode_timestep: float | None = Field(default=None, description="LTX-Video decode timestep")
     decode_noise_scale: float | None = Field(default=None, description="LTX-Video decode noise")

@@ -13,8 +13,8 @@ from fastapi import Request
 from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.catalog import Mode, ModelEntry
-from pipelines.loras import LoraLibrary, LoraRequest, resolve_loras
+from pipelines.core.catalog import Mode, ModelEntry
+from pipelines.core.loras import LoraLibrary, LoraRequest, resolve_loras
 from pipelines.stitch import SourceVideo, fit_size, inspect_source
 from server.api.body import RequestBody
 from server.api.errors import InvalidRequest, PayloadTooLarge

@@ -34,7 +34,7 @@ class Stage(StrEnum):
 @dataclass(frozen=True)
 class WorkItem:
     job_id: str
-    spec: dict[str, Any]          # pipelines.spec.ResolvedSpec.model_dump(mode="json")
+    spec: dict[str, Any]          # pipelines.core.spec.ResolvedSpec.model_dump(mode="json")
     output_dir: Path              # the worker writes video.mp4 and companions here
     sidecar_extra: dict[str, Any] = field(default_factory=dict)  # merged into the sidecar (job id, metadata)
     post: dict[str, Any] | None = None  # pipelines.post.PostSpec JSON: run the post stage instead of a plain encode

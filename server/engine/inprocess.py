@@ -140,8 +140,8 @@ class InProcessEngine:
             log.warning("preload of %s failed: %s", model, exc)
 
     def _run_one(self, gen: Any, task: _Task) -> WorkResult:
-        from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable
-        from pipelines.errors import OutOfMemory as PipelineOOM
+        from pipelines.core.errors import GenerationCancelled, InvalidSpec, ModelUnavailable
+        from pipelines.core.errors import OutOfMemory as PipelineOOM
         from server.engine.worker import run_item
 
         item = task.item

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from server.engine.base import EventType, Stage, WorkItem, WorkResult
 
 if TYPE_CHECKING:
-    from pipelines.generate import VideoGenerator, VideoResult
+    from pipelines.generate import VideoGenerator
     from pipelines.outputs import OutputFiles
     from pipelines.post.spec import PostSpec
+    from pipelines.result import VideoResult
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def post_result(gen: VideoGenerator, item: WorkItem, result: VideoResult, worker
 def repost_result(gen: VideoGenerator, item: WorkItem, worker_id: str, emit: Emit,
                   should_stop: Callable[[], bool]) -> WorkResult:
     """The post stage again on a finished job's frames (``item.source_frames``); no model is loaded."""
-    from pipelines.errors import InvalidSpec
+    from pipelines.core.errors import InvalidSpec
     from pipelines.post.deliver import write_repost_outputs
 
     source = item.source_frames

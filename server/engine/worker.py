@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from server.engine.base import EngineEvent, EventType, Stage, WorkItem, WorkResult
 
 if TYPE_CHECKING:
+    from pipelines.core.spec import ResolvedSpec
     from pipelines.generate import VideoGenerator
-    from pipelines.spec import ResolvedSpec
     from server.engine.group import RankGroup
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def run_item(
 ) -> WorkResult:
     """One item, start to files on disk, reporting through ``emit``. Transport-free, so a Ray actor
     can run the same code over its own channel."""
-    from pipelines.errors import GenerationCancelled
+    from pipelines.core.errors import GenerationCancelled
     from pipelines.outputs import write_outputs
     from server.engine.post_step import post_result, repost_result
 
@@ -271,7 +271,8 @@ def recheck(raw: dict[str, Any]) -> ResolvedSpec:
     """The job layer resolved the spec at the edge; check it again here because a bad value that
     slipped through (or a stale queued job after a catalog change) must fail as invalid input,
     not as a shape error deep inside diffusers."""
-    from pipelines.spec import GenerationSpec, ResolvedSpec, resolve
+    from pipelines import resolve
+    from pipelines.core.spec import GenerationSpec, ResolvedSpec
 
     spec = ResolvedSpec.model_validate(raw)
     again = resolve(GenerationSpec(**spec.model_dump(exclude={"pipeline_class"})))
@@ -283,7 +284,7 @@ def classify_failure(exc: Exception) -> tuple[str, str]:
     import torch
     from pydantic import ValidationError
 
-    from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
+    from pipelines.core.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
 
     if isinstance(exc, InvalidSpec):
         return "invalid_input", exc.message

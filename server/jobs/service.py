@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import Catalog
-from pipelines.spec import ResolvedSpec, check_sequence_split
+from pipelines.core.catalog import Catalog
+from pipelines.core.spec import ResolvedSpec
+from pipelines.families import check_sequence_split
 from server.engine.base import Engine
 from server.jobs.admission import plan_memory
 from server.jobs.dispatcher import JobDispatcher, Render

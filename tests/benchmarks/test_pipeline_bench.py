@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.flops import WanShape, count_flops, wan_forward_flops, wan_tokens
+from benchmarks.flops import count_flops
 from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
 from benchmarks.quality import psnr, ssim
 from benchmarks.report import markdown_report, summary_block, write_result
 from benchmarks.synthetic import build_transformer, synthetic_ids
-from pipelines.catalog import default_catalog
+from pipelines.families import default_catalog
+from pipelines.families.wan.flops import WanShape, wan_forward_flops, wan_tokens
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,10 @@ def test_flops_counted_match_the_analytic_formula(wan_result: dict) -> None:
 
 
 def test_tiny_wan_transformer_flops_within_5_percent() -> None:
-    from pipelines.tiny import _seeded, _wan_transformer
+    from pipelines.families.tiny_parts import seeded
+    from pipelines.families.wan.tiny import wan_transformer
 
-    model = _seeded(3, lambda: _wan_transformer(16)).eval()
+    model = seeded(3, lambda: wan_transformer(16)).eval()
     x, text = torch.randn(1, 16, 3, 8, 8), torch.randn(1, 512, 32)
     counted = count_flops(lambda: model(hidden_states=x, timestep=torch.tensor([500]),
                                         encoder_hidden_states=text, return_dict=False))

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pipelines.core.spec import GenerationSpec
 from pipelines.generate import VideoGenerator
-from pipelines.spec import GenerationSpec
 from pipelines.weights import WeightsLocator
 from server.engine.base import EngineEvent, EventType, JobCancelled, WorkerCrashed, WorkResult
 from server.engine.local import LocalEngine

@@ -7,8 +7,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from pipelines.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
-from pipelines.spec import ResolvedSpec
+from pipelines.core.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
+from pipelines.core.spec import ResolvedSpec
 from server.engine import base
 from server.engine.handles import engine_error
 from server.engine.worker import classify_failure

@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from pipelines import resolve
+from pipelines.core.spec import GenerationSpec
 from pipelines.encode import probe
-from pipelines.spec import GenerationSpec, resolve
 from server.engine.base import (
     EngineEvent,
     EventType,

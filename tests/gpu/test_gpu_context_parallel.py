@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from benchmarks.quality import psnr
+from pipelines.core.spec import GenerationSpec
 from pipelines.generate import VideoGenerator
 from pipelines.parallel import ContextParallel, free_port_init_method, init_group, leave_group
-from pipelines.spec import GenerationSpec
 from pipelines.weights import WeightsLocator
 
 pytestmark = [pytest.mark.gpu,

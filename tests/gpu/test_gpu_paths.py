@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from benchmarks.quality import psnr
+from pipelines.core.memory import MemoryStrategy
+from pipelines.core.spec import GenerationSpec
 from pipelines.generate import VideoGenerator
-from pipelines.memory import MemoryStrategy
-from pipelines.spec import GenerationSpec
 from pipelines.weights import WeightsLocator
 
 pytestmark = pytest.mark.gpu

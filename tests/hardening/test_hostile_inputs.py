@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from pipelines.images import load_rgb
+from pipelines.core.images import load_rgb
 from tests.hardening.conftest import wait_done
 from tests.server.conftest import FAST, LiveServer
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from pipelines.catalog import default_catalog
+from pipelines.core.errors import ModelUnavailable
+from pipelines.core.loras import model_params, read_header
+from pipelines.core.spec import GenerationSpec
 from pipelines.distill import check_bundled_loras, map_lora_keys
-from pipelines.errors import ModelUnavailable
+from pipelines.families import default_catalog
 from pipelines.generate import VideoGenerator
-from pipelines.loras import model_params, read_header
-from pipelines.spec import GenerationSpec
 from pipelines.weights import WeightsLocator
 
 CATALOG = default_catalog()

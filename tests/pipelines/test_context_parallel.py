@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.errors import InvalidSpec, ModelUnavailable
+from pipelines.core.errors import InvalidSpec, ModelUnavailable
+from pipelines.core.spec import GenerationSpec
 from pipelines.generate import VideoGenerator
 from pipelines.parallel import ContextParallel, free_port_init_method
-from pipelines.spec import GenerationSpec
 from pipelines.weights import WeightsLocator
 
 SPECS: list[dict[str, Any]] = [
@@ -60,7 +60,7 @@ def _concrete(images: dict[str, Path]) -> list[dict[str, Any]]:
 
 
 def _rank_main(rank: int, world: int, init: str, weights: str, specs: list[dict[str, Any]], out: Any) -> None:
-    from pipelines.errors import GenerationCancelled
+    from pipelines.core.errors import GenerationCancelled
     from pipelines.parallel import init_group, leave_group
 
     torch.set_num_threads(1)

@@ -19,12 +19,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pipelines.catalog import Catalog, Mode, ModelEntry, default_catalog
-from pipelines.errors import ModelUnavailable
+from pipelines import resolve
+from pipelines.core.catalog import Catalog, Mode, ModelEntry
+from pipelines.core.errors import ModelUnavailable
+from pipelines.core.loras import LoraRef
+from pipelines.core.spec import GenerationSpec
+from pipelines.families import default_catalog
 from pipelines.generate import VideoGenerator
-from pipelines.loras import LoraRef
 from pipelines.outputs import write_outputs
-from pipelines.spec import GenerationSpec, resolve
 from pipelines.weights import WeightsLocator
 
 CATALOG = default_catalog()
@@ -124,10 +126,11 @@ def test_published_schedule_reaches_the_scheduler(gen: VideoGenerator, color_ima
 
 def test_real_distilled_ltx_call_carries_its_published_schedule() -> None:
     """The bug this fixes: the 0.9.7 distilled entry named a schedule that never reached diffusers."""
-    from pipelines.families import call_kwargs
+    from pipelines.families import adapter_for
 
     for model in ("ltx-video-13b-0.9.7-distilled", "ltx-video-13b-0.9.8-distilled"):
         entry = _entry(model)
+        call_kwargs = adapter_for(entry).call_kwargs
         kw = call_kwargs(entry, resolve(GenerationSpec(model=model, prompt="x", seed=0)), None, None)
         assert kw["timesteps"] == [1000, 993, 987, 981, 975, 909, 725, 0.03] and kw["guidance_scale"] == 1.0
         assert resolve(GenerationSpec(model=model, prompt="x")).pipeline_class == "LTXConditionPipeline"
@@ -298,7 +301,7 @@ def test_pull_fetches_each_bundled_lora_pinned_and_the_entry_then_runs(
 def test_catalog_refuses_distillations_that_cannot_run() -> None:
     from pydantic import ValidationError
 
-    from pipelines.catalog import BundledLora, Defaults
+    from pipelines.core.catalog import BundledLora, Defaults
 
     ltx = _entry("tiny-ltx-video-distilled")
     with pytest.raises(ValidationError, match="entries but steps"):

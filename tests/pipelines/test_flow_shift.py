@@ -16,13 +16,14 @@ import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
-from pipelines.catalog import Mode, default_catalog
-from pipelines.errors import InvalidSpec
-from pipelines.families import call_kwargs
+from pipelines import resolve
+from pipelines.core.catalog import Mode
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.spec import GenerationSpec
+from pipelines.families import adapter_for, default_catalog
 from pipelines.flow_shift import apply_flow_shift
 from pipelines.generate import VideoGenerator
 from pipelines.outputs import write_outputs
-from pipelines.spec import GenerationSpec, resolve
 from pipelines.weights import WeightsLocator
 
 CATALOG = default_catalog()
@@ -118,12 +119,12 @@ def test_ltx_decode_settings_reach_the_call() -> None:
     entry = CATALOG.get("ltx-video-2b-0.9.5")
     assert entry is not None
     t2v = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0), CATALOG)
-    kw = call_kwargs(entry, t2v, None, None)
+    kw = adapter_for(entry).call_kwargs(entry, t2v, None, None)
     assert (kw["decode_timestep"], kw["decode_noise_scale"]) == (0.05, 0.025)
     assert "image_cond_noise_scale" not in kw  # LTXPipeline (text-to-video) takes none
     mine = t2v.model_copy(update={"pipeline_class": "LTXConditionPipeline", "mode": Mode.IMAGE_TO_VIDEO,
                                   "decode_timestep": 0.03, "image_cond_noise_scale": 0.1})
-    kw = call_kwargs(entry, mine, None, None)
+    kw = adapter_for(entry).call_kwargs(entry, mine, None, None)
     assert (kw["decode_timestep"], kw["image_cond_noise_scale"]) == (0.03, 0.1)
 
 

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.catalog import Mode, default_catalog
+from pipelines.core.catalog import Mode
+from pipelines.core.errors import GenerationCancelled
+from pipelines.core.spec import GenerationSpec
 from pipelines.encode import probe
-from pipelines.errors import GenerationCancelled
+from pipelines.families import default_catalog
 from pipelines.generate import VideoGenerator
 from pipelines.outputs import write_outputs
-from pipelines.spec import GenerationSpec
 from pipelines.tiny import tiny_ids
 from pipelines.weights import WeightsLocator
 
@@ -61,7 +62,7 @@ def test_same_seed_same_frames_other_seed_differs(gen: VideoGenerator, color_ima
 
 def _first_transformer_input(gen: VideoGenerator, spec: GenerationSpec) -> torch.Tensor:
     """The latents the transformer sees at the first step (conditioning included)."""
-    from pipelines.spec import resolve
+    from pipelines import resolve
 
     rs = resolve(spec)
     entry = default_catalog().get(rs.model)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.catalog import default_catalog
+from pipelines.families import default_catalog
 from pipelines.weights import WeightsLocator, cache_repo_dir
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.images import fit_image, load_rgb
+from pipelines.core.images import fit_image, load_rgb
 
 
 def test_cover_crops_centre_and_fills() -> None:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from pipelines.catalog import Family, default_catalog
+from pipelines.families import default_catalog
+from pipelines.families.ltx_video import LTX_VIDEO
 from pipelines.models import LTX_DISTILLED_TIMESTEPS, LTX_NEGATIVE_PROMPT, WAN_I2V_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT
 
 CATALOG = default_catalog()
@@ -90,7 +91,7 @@ def test_catalog_matches_published(pub: Published) -> None:
     got_decode = (d.decode_timestep, d.decode_noise_scale, d.image_cond_noise_scale)
     assert got_decode == (pub.decode or (None, None, None))
     assert d.negative_prompt == pub.negative_prompt
-    if entry.family is Family.LTX and entry.distilled:
+    if entry.family == LTX_VIDEO and entry.distilled:
         assert d.timesteps == LTX_DISTILLED_TIMESTEPS
     for label in pub.sources.split():
         assert f"[{label}]" in entry.notes, f"{pub.model}: notes do not cite [{label}]"

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.catalog import Mode, default_catalog
-from pipelines.errors import InvalidSpec
-from pipelines.spec import GenerationSpec, frames_for_seconds, resolve
+from pipelines import resolve
+from pipelines.core.catalog import Mode
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.spec import GenerationSpec, frames_for_seconds
+from pipelines.families import default_catalog
 
 
 def _fails(field: str, value: object, **kw: object) -> InvalidSpec:
@@ -24,7 +26,7 @@ def _fails(field: str, value: object, **kw: object) -> InvalidSpec:
 def test_catalog_is_torch_free_and_covers_required_models() -> None:
     # A fresh interpreter: the API imports these and must not pull torch in.
 
-    code = "import pipelines, pipelines.spec, pipelines.catalog, sys; assert 'torch' not in sys.modules"
+    code = "import pipelines, pipelines.core.spec, pipelines.core.catalog, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
     ids = set(default_catalog().ids())
     for required in ("wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p",

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from benchmarks.quality import psnr
-from pipelines.catalog import default_catalog
+from pipelines import resolve
+from pipelines.core.memory import GIB, MemoryStrategy, VramEstimate, plan_memory
+from pipelines.core.spec import GenerationSpec
+from pipelines.families import default_catalog
 from pipelines.generate import VideoGenerator
-from pipelines.memory import GIB, MemoryStrategy, VramEstimate, plan_memory
-from pipelines.spec import GenerationSpec, resolve
 from pipelines.speed import apply_attention_backend
 from pipelines.weights import WeightsLocator
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import ModelUnavailable
+from pipelines.core.errors import ModelUnavailable
+from pipelines.core.spec import GenerationSpec
 from pipelines.generate import VideoGenerator
-from pipelines.spec import GenerationSpec
 from pipelines.tiny import make_tiny
 from pipelines.weights import WeightsLocator, missing_files
 

@@ -8,8 +8,8 @@ import av
 import numpy as np
 import pytest
 
+from pipelines.core.errors import InvalidSpec
 from pipelines.encode import probe
-from pipelines.errors import InvalidSpec
 from pipelines.post.presets import PRESETS
 from pipelines.post.run import run_post
 from pipelines.post.spec import ExportSpec, InterpolateSpec, PostSpec, UpscaleSpec, check_post

@@ -86,7 +86,7 @@ def test_learned_run_post_counts_and_method(tmp_path: Path) -> None:
 
 
 def test_rife_required_but_absent_is_an_error(tmp_path: Path) -> None:
-    from pipelines.errors import ModelUnavailable
+    from pipelines.core.errors import ModelUnavailable
 
     with pytest.raises(ModelUnavailable):
         make_synth(InterpolateSpec(factor=2, method="rife"), tmp_path)

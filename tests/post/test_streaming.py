@@ -11,8 +11,8 @@ import av
 import numpy as np
 import pytest
 
+from pipelines.core.errors import GenerationCancelled
 from pipelines.encode import encode_mp4, probe
-from pipelines.errors import GenerationCancelled
 from pipelines.post.run import run_post
 from pipelines.post.spec import ExportSpec, InterpolateSpec, PostSpec, UpscaleSpec
 

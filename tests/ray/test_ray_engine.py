@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from pipelines import resolve
+from pipelines.core.memory import MemoryStrategy
+from pipelines.core.spec import GenerationSpec
 from pipelines.encode import probe
-from pipelines.memory import MemoryStrategy
-from pipelines.spec import GenerationSpec, resolve
 from server.engine.base import EngineEvent, EventType, JobCancelled, WorkerCrashed, WorkItem, WorkResult
 from server.engine.ray_engine import RayEngine
 from tests.ray.conftest import RESOURCE, GpuCluster

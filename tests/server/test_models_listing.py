@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.catalog import default_catalog
+from pipelines.families import default_catalog
 
 FIELDS = ("flow_shift", "flow_shift_by_size", "guidance_scale", "guidance_scale_2", "decode_timestep",
           "decode_noise_scale", "image_cond_noise_scale", "negative_prompt", "steps", "timesteps")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.catalog import default_catalog
-from pipelines.errors import InvalidSpec
+from pipelines import resolve
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.spec import GenerationSpec
+from pipelines.families import default_catalog
 from pipelines.shapes import ASPECT_RATIOS, fit_report, native_resolution, pick_shape, resolutions_of, shapes_of
-from pipelines.spec import GenerationSpec, resolve
 
 CATALOG = default_catalog()
 

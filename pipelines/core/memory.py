@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipelines.catalog import ModelEntry
+from pipelines.core.catalog import ModelEntry
 
 GIB = 1024**3
 _BYTES = 2

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.catalog import ModelEntry
-from pipelines.errors import InvalidSpec
-from pipelines.validation import NoBoolNumbers
+from pipelines.core.catalog import ModelEntry
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.validation import NoBoolNumbers
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class LoraLibrary:
             if params is not None and misfit(modules, params) is None:
                 fits.append(entry)
         return info | {"format": "diffusers", "modules": len(modules), "rank": ranks[0] if len(ranks) == 1 else ranks,
-                       "models": [e.id for e in fits], "families": sorted({e.family.value for e in fits})}
+                       "models": [e.id for e in fits], "families": sorted({e.family for e in fits})}
 
 
 def resolve_loras(requests: list[LoraRequest], library: LoraLibrary, entry: ModelEntry,
@@ -238,7 +238,7 @@ def resolve_loras(requests: list[LoraRequest], library: LoraLibrary, entry: Mode
 
 
 def check_refs(refs: tuple[LoraRef, ...], experts: int) -> None:
-    """What ``pipelines.spec.resolve`` checks again in the worker (files present, values sane)."""
+    """What ``pipelines.core.spec.resolve`` checks again in the worker (files present, values sane)."""
     if len(refs) > MAX_LORAS:
         raise InvalidSpec("loras", len(refs), f"at most {MAX_LORAS} LoRAs per request")
     for i, ref in enumerate(refs):

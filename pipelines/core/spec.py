@@ -13,10 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.catalog import Catalog, Family, Mode, ModelEntry, default_catalog
-from pipelines.errors import InvalidSpec
-from pipelines.images import check_image_file
-from pipelines.loras import LoraRef, check_refs
+from pipelines.core.catalog import Catalog, Mode, ModelEntry
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.images import check_image_file
+from pipelines.core.loras import LoraRef, check_refs
 
 ImageFit = Literal["cover", "contain"]
 
@@ -52,7 +52,7 @@ class GenerationSpec(BaseModel):
     steps: int | None = None
     guidance_scale: float | None = None
     guidance_scale_2: float | None = None
-    # Quality settings the catalog publishes per model (pipelines.catalog.Defaults); unset: the model's.
+    # Quality settings the catalog publishes per model (pipelines.core.catalog.Defaults); unset: the model's.
     flow_shift: float | None = None
     decode_timestep: float | None = None
     decode_noise_scale: float | None = None
@@ -64,7 +64,7 @@ class GenerationSpec(BaseModel):
     # or contain (letterbox on black).
     image_fit: ImageFit = "cover"
     speed: SpeedLevel = SpeedLevel.EXACT
-    # LoRA adapters, resolved and checked against the model (pipelines.loras.resolve_loras).
+    # LoRA adapters, resolved and checked against the model (pipelines.core.loras.resolve_loras).
     loras: list[LoraRef] | None = None
     # Extension: the generated clip continues this video (``image`` is its last frame); the result is
     # the stitched clip, this video + the continuation without its first (seam) frame.
@@ -114,9 +114,9 @@ def frames_for_seconds(entry: ModelEntry, seconds: float, fps: int | None = None
     return k * entry.rules.frames_multiple + 1
 
 
-def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpec:
-    """Check ``spec`` against the catalog and fill defaults. Raises InvalidSpec naming the field."""
-    catalog = catalog or default_catalog()
+def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
+    """Check ``spec`` against the catalog and fill defaults. Raises InvalidSpec naming the field.
+    (``pipelines.resolve`` defaults to the default catalog.)"""
     entry = catalog.get(spec.model)
     if entry is None:
         raise InvalidSpec("model", spec.model, f"unknown model; known models: {', '.join(catalog.ids())}")
@@ -210,12 +210,14 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
 
 # Upper bounds that catch typos, not taste: Wan FLF2V publishes 16; LTX's decode settings live in [0, 1].
 MAX_FLOW_SHIFT = 100.0
-_LTX_SETTINGS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_scale")
+# Settings only some families have: an entry of another family leaves them None in its defaults.
+_FAMILY_SETTINGS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_scale")
 
 
 def _quality_settings(entry: ModelEntry, spec: GenerationSpec, width: int, height: int) -> dict[str, float | None]:
     """flow_shift and LTX's decode/conditioning noise: the request's value, checked, else the catalog's
-    (the flow shift of the request's size class)."""
+    (the flow shift of the request's size class). A setting the model's defaults leave unset is not
+    one of its family's settings."""
     d = entry.defaults
     out: dict[str, float | None] = {}
     if spec.flow_shift is not None:
@@ -225,11 +227,11 @@ def _quality_settings(entry: ModelEntry, spec: GenerationSpec, width: int, heigh
         if not (math.isfinite(spec.flow_shift) and 0.0 < spec.flow_shift <= MAX_FLOW_SHIFT):
             raise InvalidSpec("flow_shift", spec.flow_shift, f"must be a number above 0 and at most {MAX_FLOW_SHIFT}")
     out["flow_shift"] = spec.flow_shift if spec.flow_shift is not None else entry.flow_shift_for(width, height)
-    for name in _LTX_SETTINGS:
+    for name in _FAMILY_SETTINGS:
         value: float | None = getattr(spec, name)
         if value is not None:
-            if entry.family is not Family.LTX:
-                raise InvalidSpec(name, value, f"is an LTX-Video setting; {entry.id} is {entry.family.value}")
+            if getattr(d, name) is None:
+                raise InvalidSpec(name, value, f"is not a setting of {entry.id} (family {entry.family}); omit it")
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise InvalidSpec(name, value, "must be a number between 0 and 1")
         out[name] = value if value is not None else getattr(d, name)
@@ -260,23 +262,3 @@ def _check_images(mode: Mode, spec: GenerationSpec) -> tuple[Path | None, Path |
     if spec.last_image is not None:
         check_image_file("last_image", spec.last_image)
     return spec.image, spec.last_image
-
-
-def check_sequence_split(entry: ModelEntry, rs: ResolvedSpec, ranks: int) -> None:
-    """Context parallelism splits the video sequence evenly across a worker's GPUs (diffusers'
-    Ulysses and ring attention need equal shards): refuse, naming the values, a size whose token
-    count does not divide by ``ranks``. LTX's first+last frame adds one latent frame of condition
-    tokens. The API checks at submission (400), every rank again before it runs anything."""
-    from pipelines.catalog import Family
-    from pipelines.memory import latent_tokens
-
-    if ranks <= 1:
-        return
-    tokens = latent_tokens(entry, rs.width, rs.height, rs.num_frames)
-    if entry.family is Family.LTX and rs.mode is Mode.FIRST_LAST_FRAME:
-        tokens += latent_tokens(entry, rs.width, rs.height, 1)
-    if tokens % ranks:
-        raise InvalidSpec("size", f"{rs.width}x{rs.height}x{rs.num_frames}",
-                          f"{tokens} video tokens do not split evenly across this server's {ranks} GPUs per job "
-                          f"(context parallelism); pick a width, height or frame count that gives a multiple of "
-                          f"{ranks}")

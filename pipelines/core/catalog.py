@@ -20,12 +20,6 @@ class Mode(StrEnum):
     FIRST_LAST_FRAME = "first-last-frame"
 
 
-class Family(StrEnum):
-    WAN21 = "wan2.1"
-    WAN22 = "wan2.2"
-    LTX = "ltx-video"
-
-
 class SizeShift(BaseModel):
     """The flow shift published for one size class (e.g. Wan 2.1 14B: 3.0 at 480p, 5.0 at 720p).
     A request runs the shift of the class whose pixel count is nearest its own (by ratio)."""
@@ -162,7 +156,9 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
-    family: Family
+    # The family's name, e.g. "wan2.1" or "ltx-video": a family package registered in
+    # ``pipelines.families`` serves it (``adapter_for``), and owns this entry.
+    family: str
     title: str
     # Mode -> diffusers pipeline class name. Each mode's class is built over the same components.
     pipelines: dict[Mode, str]
@@ -204,22 +200,9 @@ class ModelEntry(BaseModel):
             if cannot:
                 raise ValueError(f"{self.id}: a timestep schedule needs {sorted(TIMESTEP_PIPELINES)} for every "
                                  f"mode; {cannot} cannot take one")
+        # Which of the settings a family requires or refuses is that family's rule (its adapter's
+        # ``check_entry``, run over the default catalog).
         d = self.defaults
-        ltx_only = {"decode_timestep": d.decode_timestep, "decode_noise_scale": d.decode_noise_scale,
-                    "image_cond_noise_scale": d.image_cond_noise_scale}
-        if self.family is Family.LTX:
-            # LTX-Video's scheduler shifts by resolution itself (use_dynamic_shifting): a fixed shift is ignored.
-            if d.flow_shift is not None:
-                raise ValueError(f"{self.id}: LTX-Video takes no fixed flow_shift")
-            unset = sorted(k for k, v in ltx_only.items() if v is None)
-            if unset:
-                raise ValueError(f"{self.id}: LTX-Video entries must set {unset}")
-        else:
-            if d.flow_shift is None:
-                raise ValueError(f"{self.id}: Wan entries must set flow_shift (published per model)")
-            given = sorted(k for k, v in ltx_only.items() if v is not None)
-            if given:
-                raise ValueError(f"{self.id}: {given} are LTX-Video settings")
         if d.guidance_scale_2 is not None and self.architecture.experts < 2:
             raise ValueError(f"{self.id}: guidance_scale_2 is for two-expert models")
         for lora in self.bundled_loras:
@@ -235,7 +218,7 @@ class ModelInfo(BaseModel):
     request gets (the settings that decide quality included), and where the weights come from."""
 
     id: str
-    family: Family
+    family: str
     title: str
     modes: list[Mode]
     defaults: Defaults
@@ -264,7 +247,7 @@ class Catalog:
         self._entries = {e.id: e for e in entries}
         for e in entries:
             base = self._entries.get(e.base_model) if e.base_model else None
-            if e.base_model and (base is None or base.base_model or base.family is not e.family
+            if e.base_model and (base is None or base.base_model or base.family != e.family
                                   or base.architecture != e.architecture):
                 raise ValueError(f"{e.id}: base_model {e.base_model!r} must be a catalog entry of the same "
                                  "family and architecture that has weights of its own")
@@ -284,9 +267,3 @@ class Catalog:
 
     def tiny(self) -> list[ModelEntry]:
         return [e for e in self._entries.values() if e.tiny]
-
-
-def default_catalog() -> Catalog:
-    from pipelines.models import MODELS, TINY_MODELS  # the data; imports this module's types
-
-    return Catalog(MODELS + TINY_MODELS)

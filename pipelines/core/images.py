@@ -12,7 +12,7 @@ from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pipelines.errors import InvalidSpec
+from pipelines.core.errors import InvalidSpec
 
 # Refuse images whose header claims more pixels than this before decoding them (decompression bombs).
 MAX_IMAGE_PIXELS = 40_000_000

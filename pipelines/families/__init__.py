@@ -1,0 +1,55 @@
+"""The model families vidserve serves, one package each, and the registry over them.
+
+A family package owns what is specific to it (see ``pipelines/README.md``, "Adding a family"):
+its catalog entries, text encoding and pipeline call per mode, what it returns, its tiny models,
+its published architectures. Adding one is its package, its tests and one line in ``ADAPTERS``.
+Torch-free at import.
+"""
+
+from __future__ import annotations
+
+from pipelines.core.catalog import Catalog, ModelEntry
+from pipelines.core.errors import InvalidSpec
+from pipelines.core.spec import ResolvedSpec
+from pipelines.families.base import FamilyAdapter
+from pipelines.families.ltx_video import LtxVideoFamily
+from pipelines.families.wan import WanFamily
+
+# The registration: one line per family. Catalog order is this order, then each family's own.
+ADAPTERS: tuple[FamilyAdapter, ...] = (
+    WanFamily(),
+    LtxVideoFamily(),
+)
+
+_BY_FAMILY: dict[str, FamilyAdapter] = {name: a for a in ADAPTERS for name in a.families}
+
+
+def adapter_for(entry: ModelEntry) -> FamilyAdapter:
+    try:
+        return _BY_FAMILY[entry.family]
+    except KeyError:
+        raise KeyError(f"{entry.id}: no registered family serves {entry.family!r}; "
+                       f"families: {', '.join(_BY_FAMILY)}") from None
+
+
+def default_catalog() -> Catalog:
+    """Every registered family's entries."""
+    entries = [e for a in ADAPTERS for e in a.entries()]
+    for e in entries:
+        adapter_for(e).check_entry(e)  # an entry whose family nobody serves, or breaks its rules, fails at start
+    return Catalog(entries)
+
+
+def check_sequence_split(entry: ModelEntry, rs: ResolvedSpec, ranks: int) -> None:
+    """Context parallelism splits the video sequence evenly across a worker's GPUs (diffusers'
+    Ulysses and ring attention need equal shards): refuse, naming the values, a size whose token
+    count (the family's ``sequence_tokens``) does not divide by ``ranks``. The API checks at
+    submission (400), every rank again before it runs anything."""
+    if ranks <= 1:
+        return
+    tokens = adapter_for(entry).sequence_tokens(entry, rs)
+    if tokens % ranks:
+        raise InvalidSpec("size", f"{rs.width}x{rs.height}x{rs.num_frames}",
+                          f"{tokens} video tokens do not split evenly across this server's {ranks} GPUs per job "
+                          f"(context parallelism); pick a width, height or frame count that gives a multiple of "
+                          f"{ranks}")

@@ -1,0 +1,136 @@
+"""What a model family provides: the adapter every family package implements.
+
+Generic code (``generate``, ``loader``, ``speed``, the memory planner's callers, the benchmarks)
+asks the entry's adapter (``pipelines.families.adapter_for``) wherever families differ, and never
+branches on the family itself. Torch-free at import: torch and diffusers load inside the methods
+that run a pipeline, so the API can ask an adapter about shapes and tokens.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pipelines.core.catalog import Mode, ModelEntry
+from pipelines.core.memory import latent_tokens
+from pipelines.core.spec import ResolvedSpec
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from pipelines.result import GeneratedMedia
+
+
+@dataclass(frozen=True)
+class CacheThresholds:
+    """First-block cache thresholds per speed level (``pipelines.speed.cache_config``): skip the
+    remaining blocks when the first block's residual moved less than this since the last computed step."""
+
+    fast: float
+    fastest: float
+
+
+class FamilyAdapter(ABC):
+    """One model family. Subclasses set the class attributes and implement the abstract methods;
+    the other methods are defaults most families share."""
+
+    # The ``ModelEntry.family`` values this adapter serves (e.g. "wan2.1", "wan2.2").
+    families: ClassVar[tuple[str, ...]]
+    # The diffusers pipeline class whose ``save_lora_weights`` writes this family's LoRA files.
+    lora_pipeline_class: ClassVar[str]
+    # True when the pipeline already runs the conditional and unconditional passes as one batch,
+    # so vidserve's CFG batching (``pipelines.cfg_batch``) has nothing to do.
+    batches_cfg: ClassVar[bool] = False
+    cache_thresholds: ClassVar[CacheThresholds] = CacheThresholds(fast=0.05, fastest=0.1)
+
+    @abstractmethod
+    def entries(self) -> list[ModelEntry]:
+        """This family's catalog entries (real checkpoints, distillations and tiny models)."""
+
+    @abstractmethod
+    def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
+        """Encode the prompt (and the negative prompt when CFG runs) into the pipeline's embedding
+        keyword arguments, so the pipeline does not encode again."""
+
+    @abstractmethod
+    def mode_kwargs(self, entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
+                    last: Image.Image | None) -> dict[str, Any]:
+        """The family's own pipeline arguments for this mode: conditioning images or frames,
+        frame rate, extra guidance."""
+
+    @abstractmethod
+    def tiny_builders(self) -> dict[str, Callable[[], Any]]:
+        """Tiny model id -> a function building its random-weight pipeline (torch imported there)."""
+
+    def check_entry(self, entry: ModelEntry) -> None:
+        """The family's rules on an entry's data (which settings it must or must not set); raise
+        ValueError naming the entry. Run over the default catalog (``pipelines.families``)."""
+        return None
+
+    def call_kwargs(self, entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
+                    last: Image.Image | None) -> dict[str, Any]:
+        """The whole pipeline call but the embeddings, generator and callback."""
+        kw: dict[str, Any] = {
+            "height": spec.height,
+            "width": spec.width,
+            "num_frames": spec.num_frames,
+            "num_inference_steps": spec.steps,
+            "guidance_scale": spec.guidance_scale,
+            "output_type": "np",
+        }
+        schedule = entry.schedule_for(spec.steps)
+        if schedule is not None:  # timestep-distilled: the published schedule (see ModelEntry.schedule_for)
+            kw["timesteps"] = list(schedule)
+        return kw | self.mode_kwargs(entry, spec, first, last)
+
+    def media(self, out: Any) -> GeneratedMedia:
+        """What the pipeline returned, as frames (and audio, for families that make it)."""
+        from pipelines.result import GeneratedMedia, to_uint8
+
+        return GeneratedMedia(to_uint8(out.frames[0]))
+
+    def load_dtype(self, dtype: torch.dtype) -> Any:
+        """The ``dtype=`` for ``from_pretrained``: one dtype, or a per-component mapping."""
+        return dtype
+
+    def sequence_tokens(self, entry: ModelEntry, spec: ResolvedSpec) -> int:
+        """The transformer's sequence length for a job: what context parallelism splits."""
+        return latent_tokens(entry, spec.width, spec.height, spec.num_frames)
+
+    def analytic_flops(self, entry: ModelEntry, spec: ResolvedSpec, forwards: int) -> int | None:
+        """FLOPs of one denoising step (``forwards`` transformer calls) by formula, to cross-check
+        the counted figure; None where the family has no formula."""
+        return None
+
+    def context_parallel_plan(self, module: Any) -> dict[str, Any] | None:
+        """The context-parallel plan for a transformer module; None keeps diffusers' own."""
+        return None
+
+    def prepare_context_parallel(self, module: Any) -> None:
+        """Adjust a transformer after ``enable_parallelism`` (nothing by default)."""
+        return None
+
+    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
+        """The pipeline at its published size with random weights, built in the current default
+        device and dtype (``benchmarks.synthetic``); KeyError where the family has no published config."""
+        raise KeyError(f"no synthetic config for {entry.id!r}")
+
+    def synthetic_transformer(self, model_id: str) -> Any:
+        """The transformer alone at its published size (random weights)."""
+        raise KeyError(f"no synthetic config for {model_id!r}")
+
+    def synthetic_ids(self) -> list[str]:
+        """The entries with a published config to build synthetically."""
+        return []
+
+
+def uses_cfg(spec: ResolvedSpec) -> bool:
+    return spec.guidance_scale > 1.0 or (spec.guidance_scale_2 or 0.0) > 1.0
+
+
+def first_last(mode: Mode) -> tuple[bool, bool]:
+    """Whether a mode conditions on a first image, and on a last one."""
+    return mode is not Mode.TEXT_TO_VIDEO, mode is Mode.FIRST_LAST_FRAME
