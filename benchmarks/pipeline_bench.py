@@ -190,7 +190,7 @@ class _Sides:
         return kw
 
     def run_baseline(self) -> tuple[np.ndarray, dict[str, Any]]:
-        from pipelines.result import to_uint8
+        from pipelines.core.media import to_uint8
 
         assert self.baseline_pipe is not None
         marks: list[float] = []

@@ -15,7 +15,7 @@ from pipelines.families.base import FamilyAdapter
 from pipelines.families.ltx_video import LtxVideoFamily
 from pipelines.families.wan import WanFamily
 
-# The registration: one line per family. Catalog order is this order, then each family's own.
+# The registration: one line per family.
 ADAPTERS: tuple[FamilyAdapter, ...] = (
     WanFamily(),
     LtxVideoFamily(),
@@ -33,8 +33,9 @@ def adapter_for(entry: ModelEntry) -> FamilyAdapter:
 
 
 def default_catalog() -> Catalog:
-    """Every registered family's entries."""
-    entries = [e for a in ADAPTERS for e in a.entries()]
+    """Every registered family's entries: the real models first, then the tiny ones (so a listing,
+    and the demo's "first present real model", meet real models first), each in ``ADAPTERS`` order."""
+    entries = [e for tiny in (False, True) for a in ADAPTERS for e in a.entries() if e.tiny is tiny]
     for e in entries:
         adapter_for(e).check_entry(e)  # an entry whose family nobody serves, or breaks its rules, fails at start
     return Catalog(entries)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from pipelines.result import GeneratedMedia
+    from pipelines.core.media import GeneratedMedia
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class FamilyAdapter(ABC):
 
     def media(self, out: Any) -> GeneratedMedia:
         """What the pipeline returned, as frames (and audio, for families that make it)."""
-        from pipelines.result import GeneratedMedia, to_uint8
+        from pipelines.core.media import GeneratedMedia, to_uint8
 
         return GeneratedMedia(to_uint8(out.frames[0]))
 

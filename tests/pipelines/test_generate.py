@@ -88,8 +88,10 @@ def _first_last(model: str, hs: torch.Tensor, width: int, height: int) -> tuple[
     if model.startswith("tiny-ltx"):
         # LTX packs latents as tokens (B, seq, C): the first image replaces the first latent frame's
         # tokens; a condition at another frame index is prepended as one extra latent frame.
-        per_frame = (height // 4) * (width // 4)
-        assert hs.shape[1] == 4 * per_frame  # 3 latent frames for 9 pixel frames + 1 prepended
+        arch = default_catalog().get(model).architecture  # type: ignore[union-attr]
+        per_frame = (height // arch.vae_spatial) * (width // arch.vae_spatial)
+        latent_frames = (9 - 1) // arch.vae_temporal + 1
+        assert hs.shape[1] == (latent_frames + 1) * per_frame  # the latent frames of 9 pixel frames + 1 prepended
         return hs[:, per_frame : 2 * per_frame], hs[:, :per_frame]
     # Wan I2V: channels = 16 noise + 4 mask + 16 VAE latents of [first, zeros..., last].
     cond = hs[:, 20:36]
