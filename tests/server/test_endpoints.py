@@ -125,7 +125,7 @@ def test_validation_errors_name_the_field(client: httpx.Client, color_images: di
     assert r.status_code == 400 and r.json()["error"]["param"] == "image"
     r = client.post("/v1/text-to-video", content=b"prompt=x", headers={"content-type": "text/plain"})
     assert r.status_code == 415
-    # Admission: the memory estimate for this size cannot fit the configured 4 GiB.
+    # Admission: the memory estimate for this size cannot fit the configured 2 GiB.
     r = client.post("/v1/text-to-video", json={"prompt": "huge", "width": 2048, "height": 2048, "num_frames": 257})
     assert r.status_code == 400 and "GiB" in r.json()["error"]["message"]
     assert client.get("/v1/videos/video_nope").status_code == 404
