@@ -12,12 +12,12 @@ from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.memory import latent_tokens
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families.base import CacheThresholds, FamilyAdapter, first_last, uses_cfg
+from pipelines.families.ltx_video.models import LTX_VIDEO, MODELS, TINY_MODELS
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-LTX_VIDEO = "ltx-video"
 _NOISE_SETTINGS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_scale")
 
 
@@ -29,9 +29,7 @@ class LtxVideoFamily(FamilyAdapter):
     cache_thresholds: ClassVar[CacheThresholds] = CacheThresholds(fast=0.03, fastest=0.06)
 
     def entries(self) -> list[ModelEntry]:
-        from pipelines.models import MODELS, TINY_MODELS
-
-        return [e for e in MODELS + TINY_MODELS if e.family in self.families]
+        return MODELS + TINY_MODELS
 
     def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
         cfg = uses_cfg(spec)

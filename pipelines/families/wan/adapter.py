@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pipelines.core.catalog import ModelEntry
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families.base import FamilyAdapter, first_last, uses_cfg
+from pipelines.families.wan.models import MODELS, TINY_MODELS, WAN21, WAN22
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-WAN21 = "wan2.1"
-WAN22 = "wan2.2"
 
 
 class WanFamily(FamilyAdapter):
@@ -23,9 +22,7 @@ class WanFamily(FamilyAdapter):
     lora_pipeline_class: ClassVar[str] = "WanPipeline"
 
     def entries(self) -> list[ModelEntry]:
-        from pipelines.models import MODELS, TINY_MODELS
-
-        return [e for e in MODELS + TINY_MODELS if e.family in self.families]
+        return MODELS + TINY_MODELS
 
     def check_entry(self, entry: ModelEntry) -> None:
         d = entry.defaults

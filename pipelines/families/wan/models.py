@@ -1,37 +1,29 @@
-"""The models vidserve knows: published Wan 2.1/2.2 and LTX-Video checkpoints, their step-distilled
-variants, and the tiny random-weight models used as demos and test fixtures. Torch-free data;
-the types and their rules are in ``pipelines.core.catalog``."""
+"""Wan 2.1 and Wan 2.2 catalog entries: the published checkpoints, their LoRA step-distillations, and
+the tiny random-weight models. Torch-free data; the types and their rules are in ``pipelines.core.catalog``."""
 
 from __future__ import annotations
 
 from pipelines.core.catalog import Architecture, BundledLora, Defaults, Mode, ModelEntry, ShapeRules, SizeShift
 
-
-class Family:
-    """The family names (the families' packages serve them: ``pipelines.families``)."""
-
-    WAN21 = "wan2.1"
-    WAN22 = "wan2.2"
-    LTX = "ltx-video"
-
+# The family's names (``ModelEntry.family``); the adapter serves these.
+WAN21 = "wan2.1"
+WAN22 = "wan2.2"
 
 _WAN_RULES = ShapeRules(frames_multiple=4, size_multiple=16)
+
 _WAN22_5B_RULES = ShapeRules(frames_multiple=4, size_multiple=32)
-_LTX_RULES = ShapeRules(frames_multiple=8, size_multiple=32)
 
 _WAN_T2V = {Mode.TEXT_TO_VIDEO: "WanPipeline"}
+
 _WAN_I2V = {Mode.IMAGE_TO_VIDEO: "WanImageToVideoPipeline"}
+
 # Wan 2.1 FLF2V's image embedder is trained on two CLIP embeddings (first and last), so it serves
 # first+last frame only; Wan 2.1 I2V takes one. Wan 2.2 has no image encoder and serves both.
 _WAN_FLF = {Mode.FIRST_LAST_FRAME: "WanImageToVideoPipeline"}
+
 _WAN_I2V_FLF = {
     Mode.IMAGE_TO_VIDEO: "WanImageToVideoPipeline",
     Mode.FIRST_LAST_FRAME: "WanImageToVideoPipeline",
-}
-_LTX_ALL = {
-    Mode.TEXT_TO_VIDEO: "LTXPipeline",
-    Mode.IMAGE_TO_VIDEO: "LTXConditionPipeline",
-    Mode.FIRST_LAST_FRAME: "LTXConditionPipeline",
 }
 
 # Sources of the published settings (cited in each entry's notes and in tests/pipelines/test_published_settings.py):
@@ -47,40 +39,27 @@ WAN_NEGATIVE_PROMPT = (
     "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
     "杂乱的背景，三条腿，背景人很多，倒着走"
 )
+
 WAN_I2V_NEGATIVE_PROMPT = "镜头晃动，" + WAN_NEGATIVE_PROMPT
-LTX_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
+
 _WAN_NEG_NOTE = ("Negative prompt: Wan's official default (sample_neg_prompt, [W21]; diffusers' examples use its "
                  "English translation).")
+
 # Wan 2.1: the shift is published per size class [D2], not per checkpoint: 3.0 at 480p, 5.0 at 720p.
 _WAN21_SHIFTS = (SizeShift(name="480p", width=832, height=480, flow_shift=3.0),
                  SizeShift(name="720p", width=1280, height=720, flow_shift=5.0))
+
 _WAN21_SHIFT_NOTE = ("Flow shift by size class, nearest pixel count: 3.0 at 480p, 5.0 at 720p ([D2] "
                      "`flow_shift = 5.0  # 5.0 for 720P, 3.0 for 480P`).")
 
 _WAN_1_3B = Architecture(transformer_params_b=1.3, dim=1536, ffn_dim=8960, num_layers=30, num_heads=12)
+
 _WAN_14B = Architecture(transformer_params_b=14.0, dim=5120, ffn_dim=13824, num_layers=40, num_heads=40)
+
 _WAN_14B_I2V = _WAN_14B.model_copy(update={"image_encoder": True})
+
 _WAN_A14B = _WAN_14B.model_copy(update={"experts": 2})
 
-_LTX_13B = Architecture(
-    transformer_params_b=13.0, dim=4096, ffn_dim=16384, num_layers=48, num_heads=32,
-    vae_spatial=32, vae_temporal=8, latent_channels=128, patch=(1, 1, 1), text_encoder_params_b=4.8,
-)
-# Timestep-distilled LTX runs every mode on LTXConditionPipeline (see TIMESTEP_PIPELINES).
-_LTX_COND_ALL = {m: "LTXConditionPipeline" for m in Mode}
-# diffusers' LTX docs, "LTX-Video 0.9.7 distilled" and "0.9.8 distilled" examples (first pass, before the
-# optional latent upscale): guidance 1.0 and this 8-step schedule.
-LTX_DISTILLED_TIMESTEPS = (1000.0, 993.0, 987.0, 981.0, 975.0, 909.0, 725.0, 0.03)
-_LTX_DISTILLED_DEFAULTS = Defaults(width=1216, height=704, num_frames=121, fps=24, steps=8, guidance_scale=1.0,
-                                   timesteps=LTX_DISTILLED_TIMESTEPS, decode_timestep=0.05,
-                                   decode_noise_scale=0.025, image_cond_noise_scale=0.0)
-_LTX_DISTILLED_NOTE = (
-    "Guidance- and timestep-distilled: guidance 1.0 and the published 8-step schedule; decode_timestep 0.05, "
-    "decode_noise_scale 0.025, image_cond_noise_scale 0.0 [D4]. No negative prompt (no CFG pass). Flow shift: "
-    "the scheduler's own resolution-dependent shift. "
-    "Other step counts run LTXConditionPipeline's default schedule (diffusers suggests 4-10 steps); vidserve "
-    "runs one pass, without the optional latent upscale + refine pass."
-)
 # What the bundled-LoRA entries' files look like to diffusers 0.42 (read from its source,
 # loaders/lora_conversion_utils.py `_convert_non_diffusers_wan_lora_to_diffusers`, reached from
 # WanLoraLoaderMixin.lora_state_dict for any key starting `diffusion_model.`): it maps
@@ -96,6 +75,7 @@ _LORA_KEYS_NOTE = (
     "with keys diffusers would drop (e.g. `blocks.N.diff_m`) or that name no module is refused, naming the keys. "
     "Unverified here (no file at hand): which keys the published file carries (diffusers issue #12147, PR #12541)."
 )
+
 _LIGHTX2V_NOTE = (
     "LightX2V step+CFG distillation LoRA (rank 64) from the file LightX2V's docs name [L1]: 4 steps, no CFG "
     "(enable_cfg false), denoising_step_list [1000, 750, 500, 250] at sample_shift 5, so flow_shift 5.0 and "
@@ -104,13 +84,26 @@ _LIGHTX2V_NOTE = (
     "of that list shifted by 5; LightX2V itself samples with an LCM-style scheduler." + _LORA_KEYS_NOTE
 )
 
-# Pins: hub commits found in public code that pins these repos (search of public GitHub sources, Dec 2026);
-# every other repo and LoRA file is fetched at the commit `main` resolves to at pull time, and that commit is
-# recorded in .vidserve-pull.json and every sidecar.
+# Tiny random-weight models: the same diffusers classes at toy sizes, built locally by
+# `vidserve weights make-tiny`. They serve as demo models and as the CPU test fixtures.
+_TINY_ARCH = Architecture(transformer_params_b=0.0001, text_encoder_params_b=0.0001, dim=24, ffn_dim=32,
+                          num_layers=2, num_heads=2, text_dim=32)
+
+# The tiny Wan weights' scheduler has shift 3.0; the catalog's tiny shifts differ from it on purpose, so a test
+# sees whether the catalog's value (not the weights') reaches the scheduler. tiny-wan2.1-t2v has two size
+# classes like Wan 2.1 14B.
+_TINY_WAN = Defaults(width=64, height=64, num_frames=9, fps=16, steps=4, guidance_scale=5.0, flow_shift=2.0)
+
+_TINY_WAN_SIZED = _TINY_WAN.model_copy(update={"flow_shift_by_size": (
+    SizeShift(name="64px", width=64, height=64, flow_shift=2.0),
+    SizeShift(name="128px", width=128, height=128, flow_shift=4.0),
+)})
+
+
 MODELS: list[ModelEntry] = [
     ModelEntry(
         id="wan2.1-t2v-1.3b",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 text-to-video 1.3B (480p)",
         pipelines=_WAN_T2V,
         defaults=Defaults(width=832, height=480, num_frames=81, fps=16, steps=50, guidance_scale=5.0,
@@ -124,7 +117,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.1-t2v-14b",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 text-to-video 14B (480p/720p)",
         pipelines=_WAN_T2V,
         defaults=Defaults(width=1280, height=720, num_frames=81, fps=16, steps=50, guidance_scale=5.0,
@@ -137,7 +130,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.1-i2v-14b-480p",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 image-to-video 14B, 480p",
         pipelines=_WAN_I2V,
         defaults=Defaults(width=832, height=480, num_frames=81, fps=16, steps=40, guidance_scale=5.0,
@@ -152,7 +145,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.1-i2v-14b-720p",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 image-to-video 14B, 720p",
         pipelines=_WAN_I2V,
         defaults=Defaults(width=1280, height=720, num_frames=81, fps=16, steps=40, guidance_scale=5.0,
@@ -166,7 +159,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.1-flf2v-14b-720p",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 first+last-frame-to-video 14B, 720p",
         pipelines=_WAN_FLF,
         defaults=Defaults(width=1280, height=720, num_frames=81, fps=16, steps=50, guidance_scale=5.5,
@@ -181,7 +174,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.2-ti2v-5b",
-        family=Family.WAN22,
+        family=WAN22,
         title="Wan 2.2 text+image-to-video 5B (720p, 24 fps)",
         pipelines={Mode.TEXT_TO_VIDEO: "WanPipeline", Mode.IMAGE_TO_VIDEO: "WanImageToVideoPipeline"},
         defaults=Defaults(width=1280, height=704, num_frames=121, fps=24, steps=50, guidance_scale=5.0,
@@ -197,7 +190,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.2-t2v-a14b",
-        family=Family.WAN22,
+        family=WAN22,
         title="Wan 2.2 text-to-video A14B (two experts)",
         pipelines=_WAN_T2V,
         defaults=Defaults(
@@ -215,7 +208,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.2-i2v-a14b",
-        family=Family.WAN22,
+        family=WAN22,
         title="Wan 2.2 image-to-video A14B (two experts; first+last frame too)",
         pipelines=_WAN_I2V_FLF,
         defaults=Defaults(
@@ -230,57 +223,10 @@ MODELS: list[ModelEntry] = [
         notes="Wan2.2's official I2V-A14B config [W22]: sample_shift 5.0, 40 steps, sample_guide_scale (3.5, 3.5); "
         "boundary 0.9 comes from the weights' model_index.json. " + _WAN_NEG_NOTE,
     ),
-    ModelEntry(
-        id="ltx-video-2b-0.9.5",
-        family=Family.LTX,
-        title="LTX-Video 2B 0.9.5",
-        pipelines=_LTX_ALL,
-        defaults=Defaults(width=768, height=512, num_frames=121, fps=24, steps=40, guidance_scale=3.0,
-                          negative_prompt=LTX_NEGATIVE_PROMPT, decode_timestep=0.05, decode_noise_scale=0.025,
-                          image_cond_noise_scale=0.025),
-        rules=_LTX_RULES,
-        architecture=Architecture(
-            transformer_params_b=1.9, dim=2048, ffn_dim=8192, num_layers=28, num_heads=32,
-            vae_spatial=32, vae_temporal=8, latent_channels=128, patch=(1, 1, 1), text_encoder_params_b=4.8,
-        ),
-        hub_repo="Lightricks/LTX-Video-0.9.5",
-        license="ltxv-open-weights",
-        notes="decode_timestep 0.05 (docs' examples also use 0.03), decode_noise_scale 0.025 for 0.9.1+ VAEs, "
-        "image_cond_noise_scale 0.025 for image conditioning (LTXConditionPipeline's own default is 0.15), guidance "
-        "3.0 (examples go up to 5.0), negative prompt from the pipeline examples [D4]. Flow shift: the scheduler's "
-        "own resolution-dependent shift.",
-    ),
-    ModelEntry(
-        id="ltx-video-13b-0.9.7-distilled",
-        family=Family.LTX,
-        title="LTX-Video 13B 0.9.7 distilled (8 steps, no CFG)",
-        pipelines=_LTX_COND_ALL,
-        defaults=_LTX_DISTILLED_DEFAULTS,
-        rules=_LTX_RULES,
-        architecture=_LTX_13B,
-        hub_repo="Lightricks/LTX-Video-0.9.7-distilled",
-        license="ltxv-open-weights",
-        distilled=True,
-        notes=_LTX_DISTILLED_NOTE,
-    ),
-    ModelEntry(
-        id="ltx-video-13b-0.9.8-distilled",
-        family=Family.LTX,
-        title="LTX-Video 13B 0.9.8 distilled (8 steps, no CFG)",
-        pipelines=_LTX_COND_ALL,
-        defaults=_LTX_DISTILLED_DEFAULTS,
-        rules=_LTX_RULES,
-        architecture=_LTX_13B,
-        hub_repo="Lightricks/LTX-Video-0.9.8-13B-distilled",
-        license="ltxv-open-weights",
-        distilled=True,
-        notes=_LTX_DISTILLED_NOTE + " 0.9.8's tone mapping belongs to the latent upsampler pass, which vidserve "
-        "does not run. Assumed, not checked against the repo's config: the transformer has 0.9.7 13B's shape.",
-    ),
     # LoRA distillations: a base entry's weights with a published distillation LoRA fused in at load.
     ModelEntry(
         id="wan2.1-t2v-14b-lightx2v-4step",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 text-to-video 14B + LightX2V step/CFG-distill LoRA (4 steps, no CFG)",
         pipelines=_WAN_T2V,
         defaults=Defaults(width=832, height=480, num_frames=81, fps=16, steps=4, guidance_scale=1.0, flow_shift=5.0),
@@ -297,7 +243,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.1-i2v-14b-480p-lightx2v-4step",
-        family=Family.WAN21,
+        family=WAN21,
         title="Wan 2.1 image-to-video 14B 480p + LightX2V step/CFG-distill LoRA (4 steps, no CFG)",
         pipelines=_WAN_I2V,
         defaults=Defaults(width=832, height=480, num_frames=81, fps=16, steps=4, guidance_scale=1.0, flow_shift=5.0),
@@ -316,7 +262,7 @@ MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="wan2.2-t2v-a14b-lightning-4step",
-        family=Family.WAN22,
+        family=WAN22,
         title="Wan 2.2 text-to-video A14B + Wan2.2-Lightning LoRAs, one per expert (4 steps, no CFG)",
         pipelines=_WAN_T2V,
         defaults=Defaults(
@@ -345,28 +291,10 @@ MODELS: list[ModelEntry] = [
     ),
 ]
 
-# Tiny random-weight models: the same diffusers classes at toy sizes, built locally by
-# `vidserve weights make-tiny`. They serve as demo models and as the CPU test fixtures.
-_TINY_ARCH = Architecture(transformer_params_b=0.0001, text_encoder_params_b=0.0001, dim=24, ffn_dim=32,
-                          num_layers=2, num_heads=2, text_dim=32)
-# The tiny Wan weights' scheduler has shift 3.0; the catalog's tiny shifts differ from it on purpose, so a test
-# sees whether the catalog's value (not the weights') reaches the scheduler. tiny-wan2.1-t2v has two size
-# classes like Wan 2.1 14B.
-_TINY_WAN = Defaults(width=64, height=64, num_frames=9, fps=16, steps=4, guidance_scale=5.0, flow_shift=2.0)
-_TINY_WAN_SIZED = _TINY_WAN.model_copy(update={"flow_shift_by_size": (
-    SizeShift(name="64px", width=64, height=64, flow_shift=2.0),
-    SizeShift(name="128px", width=128, height=128, flow_shift=4.0),
-)})
-_TINY_LTX = Defaults(width=64, height=64, num_frames=9, fps=24, steps=4, guidance_scale=3.0, decode_timestep=0.05,
-                     decode_noise_scale=0.025, image_cond_noise_scale=0.025)
-_TINY_LTX_ARCH = _TINY_ARCH.model_copy(update={
-    "vae_spatial": 32, "vae_temporal": 8, "latent_channels": 8, "patch": (1, 1, 1), "dim": 32, "ffn_dim": 128,
-    "num_layers": 2, "num_heads": 4,
-})
 TINY_MODELS: list[ModelEntry] = [
     ModelEntry(
         id="tiny-wan2.1-t2v",
-        family=Family.WAN21,
+        family=WAN21,
         title="Tiny random Wan 2.1 text-to-video (demo/test)",
         pipelines=_WAN_T2V,
         defaults=_TINY_WAN_SIZED,
@@ -376,7 +304,7 @@ TINY_MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="tiny-wan2.1-i2v",
-        family=Family.WAN21,
+        family=WAN21,
         title="Tiny random Wan 2.1 image-to-video with CLIP image encoder (demo/test)",
         pipelines=_WAN_I2V,
         defaults=_TINY_WAN,
@@ -386,7 +314,7 @@ TINY_MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="tiny-wan2.1-flf2v",
-        family=Family.WAN21,
+        family=WAN21,
         title="Tiny random Wan 2.1 first+last-frame-to-video with CLIP image encoder (demo/test)",
         pipelines=_WAN_FLF,
         defaults=_TINY_WAN,
@@ -396,7 +324,7 @@ TINY_MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="tiny-wan2.2-t2v-a14b",
-        family=Family.WAN22,
+        family=WAN22,
         title="Tiny random Wan 2.2 two-expert text-to-video (demo/test)",
         pipelines=_WAN_T2V,
         defaults=_TINY_WAN.model_copy(update={"guidance_scale_2": 3.0}),
@@ -406,7 +334,7 @@ TINY_MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="tiny-wan2.2-i2v-a14b",
-        family=Family.WAN22,
+        family=WAN22,
         title="Tiny random Wan 2.2 two-expert image/first+last-frame-to-video, no image encoder (demo/test)",
         pipelines=_WAN_I2V_FLF,
         defaults=_TINY_WAN.model_copy(update={"guidance_scale_2": 3.0}),
@@ -415,33 +343,8 @@ TINY_MODELS: list[ModelEntry] = [
         tiny=True,
     ),
     ModelEntry(
-        id="tiny-ltx-video",
-        family=Family.LTX,
-        title="Tiny random LTX-Video, all three modes (demo/test)",
-        pipelines=_LTX_ALL,
-        defaults=_TINY_LTX,
-        rules=_LTX_RULES,
-        architecture=_TINY_LTX_ARCH,
-        tiny=True,
-    ),
-    # Tiny step-distilled counterparts: the same mechanisms (published schedule, bundled LoRAs fused at
-    # load, scheduler shift) on the tiny weights. The schedule and LoRAs are made up; nothing is distilled.
-    ModelEntry(
-        id="tiny-ltx-video-distilled",
-        family=Family.LTX,
-        title="Tiny random LTX-Video run like a timestep-distilled one: 4-step schedule, no CFG (demo/test)",
-        pipelines=_LTX_COND_ALL,
-        defaults=_TINY_LTX.model_copy(update={"guidance_scale": 1.0, "timesteps": (1000.0, 909.0, 725.0, 0.03),
-                                              "image_cond_noise_scale": 0.0}),
-        rules=_LTX_RULES,
-        architecture=_TINY_LTX_ARCH,
-        base_model="tiny-ltx-video",
-        tiny=True,
-        distilled=True,
-    ),
-    ModelEntry(
         id="tiny-wan2.1-t2v-distill-lora",
-        family=Family.WAN21,
+        family=WAN21,
         title="Tiny random Wan 2.1 text-to-video + a bundled random 'distill' LoRA, no CFG (demo/test)",
         pipelines=_WAN_T2V,
         defaults=_TINY_WAN.model_copy(update={"steps": 3, "guidance_scale": 1.0, "flow_shift": 5.0}),
@@ -454,7 +357,7 @@ TINY_MODELS: list[ModelEntry] = [
     ),
     ModelEntry(
         id="tiny-wan2.2-t2v-a14b-lightning",
-        family=Family.WAN22,
+        family=WAN22,
         title="Tiny random Wan 2.2 two-expert text-to-video + one bundled random LoRA per expert (demo/test)",
         pipelines=_WAN_T2V,
         defaults=_TINY_WAN.model_copy(update={"guidance_scale": 1.0, "guidance_scale_2": 1.0, "flow_shift": 5.0}),
