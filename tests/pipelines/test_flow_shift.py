@@ -100,7 +100,7 @@ def test_every_entry_sets_its_shift_on_the_published_scheduler(entry: Any, size:
     width, height = size or (entry.defaults.width, entry.defaults.height)
     width, height = (width // 32 * 32, height // 32 * 32) if entry.rules.size_multiple == 32 else (width, height)
     rs = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0, width=width, height=height, **images), CATALOG)
-    holder = SimpleNamespace(scheduler=_published_scheduler(entry.family.value))
+    holder = SimpleNamespace(scheduler=_published_scheduler(entry.family))
     record = apply_flow_shift(holder, entry, rs)
     expected = entry.flow_shift_for(width, height)
     assert rs.flow_shift == expected

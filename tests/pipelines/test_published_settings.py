@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from pipelines.models import LTX_DISTILLED_TIMESTEPS, LTX_NEGATIVE_PROMPT, WAN_I2V_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT
 
 from pipelines.families import default_catalog
 from pipelines.families.ltx_video import LTX_VIDEO
+from pipelines.families.ltx_video.models import LTX_DISTILLED_TIMESTEPS, LTX_NEGATIVE_PROMPT
+from pipelines.families.wan.models import WAN_I2V_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT
 
 CATALOG = default_catalog()
 
