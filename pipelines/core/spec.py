@@ -44,7 +44,7 @@ class GenerationSpec(BaseModel):
     negative_prompt: str | None = None
     width: int | None = None
     height: int | None = None
-    # The shape instead of a size (pipelines.shapes): "16:9"... and "480p"...; not with width/height.
+    # The shape instead of a size (pipelines.core.shapes): "16:9"... and "480p"...; not with width/height.
     aspect_ratio: str | None = None
     resolution: str | None = None
     num_frames: int | None = None
@@ -134,7 +134,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
             field = "aspect_ratio" if spec.aspect_ratio is not None else "resolution"
             raise InvalidSpec(field, spec.aspect_ratio or spec.resolution,
                               "give a shape (aspect_ratio/resolution) or a size (width/height), not both")
-        from pipelines.shapes import pick_shape
+        from pipelines.core.shapes import pick_shape
 
         shape = pick_shape(entry, spec.aspect_ratio, spec.resolution)
         width, height = shape.width, shape.height

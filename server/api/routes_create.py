@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode
-from pipelines.shapes import Shape
+from pipelines.core.shapes import Shape
 from server.api.audio import read_audio
 from server.api.auth import ApiKey
 from server.api.body import RequestBody, parse, read_body, read_image

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.shapes import pick_shape
+from pipelines.core.shapes import pick_shape
 from server.api.auth import ApiKey, is_admin
 from server.api.body import RequestBody, parse, read_body, read_image
 from server.api.deps import AppSettings, Service

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipelines.core.catalog import ModelInfo
-from pipelines.shapes import shapes_of
+from pipelines.core.shapes import shapes_of
 from server.api.auth import ApiKey
 from server.api.deps import Service
 from server.jobs.models import JobState

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
+from pipelines.core.shapes import ASPECT_RATIOS, RESOLUTIONS
 from pipelines.core.validation import NoBoolNumbers
-from pipelines.shapes import ASPECT_RATIOS, RESOLUTIONS
 from server.api.schemas import MAX_N, render_video
 from server.studio.models import Handoff, Project, Review, Shot, ShotStatus
 from server.studio.service import Cost, TakeView

@@ -16,8 +16,8 @@ from typing import Any
 from pipelines import resolve
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.errors import InvalidSpec, ModelUnavailable
+from pipelines.core.shapes import Shape, fit_report, pick_shape
 from pipelines.core.spec import GenerationSpec, ImageFit, frames_for_seconds
-from pipelines.shapes import Shape, fit_report, pick_shape
 from pipelines.weights import WeightsLocator
 from server.api.audio import with_audio
 from server.api.errors import InvalidRequest

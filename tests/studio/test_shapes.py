@@ -6,9 +6,9 @@ import pytest
 
 from pipelines import resolve
 from pipelines.core.errors import InvalidSpec
+from pipelines.core.shapes import ASPECT_RATIOS, fit_report, native_resolution, pick_shape, resolutions_of, shapes_of
 from pipelines.core.spec import GenerationSpec
 from pipelines.families import default_catalog
-from pipelines.shapes import ASPECT_RATIOS, fit_report, native_resolution, pick_shape, resolutions_of, shapes_of
 
 CATALOG = default_catalog()
 
