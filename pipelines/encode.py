@@ -10,6 +10,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from pipelines.audio import AudioTrack, read_audio
+from pipelines.audio_mux import AudioInterleaver, encode_track
+
 # x264's bitstream depends on its thread count, and "auto" follows the cores this process may use:
 # the same frames would give different bytes (and pixels) on another machine or CPU set. A fixed
 # count makes a take's file reproducible anywhere; x264 caps useful frame threads well below this
@@ -26,6 +29,11 @@ class VideoInfo:
     codec: str
     pix_fmt: str
     duration_s: float
+    # The first audio stream, when there is one (decoded, not the header's claim).
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    audio_duration_s: float | None = None
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
@@ -42,9 +50,11 @@ def encode_mp4(
     fps: float,
     crf: int = 18,
     preset: str = "medium",
+    audio: AudioTrack | None = None,
 ) -> Path:
     """Write RGB uint8 frames (H, W, 3) as H.264 yuv420p MP4 with the index up front (+faststart),
-    so players and browsers start before the whole file arrives."""
+    so players and browsers start before the whole file arrives. ``audio`` becomes an AAC track at
+    its own sample rate, starting with the first frame (the caller fits its duration to the video's)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -54,17 +64,20 @@ def encode_mp4(
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": preset}
         stream.codec_context.thread_count = ENCODER_THREADS
+        sound = AudioInterleaver(container, encode_track(container, audio, "aac") if audio is not None else [])
         for frame in frames:
             frame = _even(np.ascontiguousarray(frame, dtype=np.uint8))
             if count == 0:
                 stream.height, stream.width = frame.shape[:2]
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
+            sound.up_to(count / fps)
             count += 1
         if count == 0:
             raise ValueError("no frames to encode")
         for packet in stream.encode():
             container.mux(packet)
+        sound.rest()
     tmp.replace(path)  # readers never see a half-written file
     return path
 
@@ -75,11 +88,17 @@ def probe(path: Path) -> VideoInfo:
         stream = container.streams.video[0]
         n = sum(1 for _ in container.decode(stream))
         fps = float(stream.average_rate or stream.guessed_rate or 0)
-        return VideoInfo(
-            frames=n, width=stream.codec_context.width, height=stream.codec_context.height, fps=fps,
-            codec=stream.codec_context.name, pix_fmt=stream.codec_context.pix_fmt or "",
-            duration_s=n / fps if fps else 0.0,
-        )
+        width, height = stream.codec_context.width, stream.codec_context.height
+        codec, pix_fmt = stream.codec_context.name, stream.codec_context.pix_fmt or ""
+    audio = read_audio(path)
+    with av.open(str(path)) as container:
+        acodec = container.streams.audio[0].codec_context.name if container.streams.audio else None
+    return VideoInfo(
+        frames=n, width=width, height=height, fps=fps, codec=codec, pix_fmt=pix_fmt,
+        duration_s=n / fps if fps else 0.0, audio_codec=acodec,
+        audio_sample_rate=audio.sample_rate if audio else None, audio_channels=audio.channels if audio else None,
+        audio_duration_s=audio.duration_s if audio else None,
+    )
 
 
 def read_frames(path: Path) -> np.ndarray:

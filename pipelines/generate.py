@@ -193,15 +193,18 @@ class VideoGenerator:
         steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
         media = family.media(out)
         frames = media.frames
+        audio = media.audio
         if rs.extend_video is not None:
-            from pipelines.stitch import stitch_onto
+            from pipelines.stitch import stitch_audio, stitch_onto
 
+            continuation = len(frames)
             frames = stitch_onto(rs.extend_video, frames)
+            audio = stitch_audio(rs.extend_video, rs.fps, len(frames) - continuation + 1, audio, continuation)
         peak = int(torch.cuda.max_memory_allocated(self.device)) if self.device.type == "cuda" else None
         log.info("generated %s %s %dx%dx%d in %.2fs", rs.model, rs.mode.value, rs.width, rs.height,
                  rs.num_frames, timings["total_s"])
         return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
-                           timings, steps, peak, optimizations, media.audio)
+                           timings, steps, peak, optimizations, audio)
 
     def memory_plan(self, rs: ResolvedSpec) -> tuple[Any, MemoryStrategy]:
         """The planner's estimate for this request and the strategy it runs with: the fastest that

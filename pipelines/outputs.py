@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from pipelines.audio import AudioTrack, fit_duration, write_wav
 from pipelines.core.hashing import file_sha256
 from pipelines.encode import encode_mp4
 from pipelines.post.companions import write_spritesheet
@@ -29,6 +30,27 @@ class OutputFiles:
     sidecar: Path
     spritesheet: Path | None = None  # a grid of evenly spaced frames (pipelines.post.companions)
     generated: Path | None = None    # with a post stage: the generated frames, plain-encoded (re-post reads them)
+    audio: Path | None = None        # the soundtrack alone, 16-bit PCM WAV (what ``variant=audio`` serves)
+
+
+def audio_path(video: Path) -> Path:
+    stem = video.with_suffix("")
+    return stem.with_name(stem.name + ".audio.wav")
+
+
+def synced_audio(result: VideoResult) -> AudioTrack | None:
+    """The result's audio fitted to its frames' duration (same start, same end), or None."""
+    if result.audio is None:
+        return None
+    return fit_duration(result.audio, len(result.frames) / result.fps)
+
+
+def audio_record(track: AudioTrack, wav: Path, generated: AudioTrack | None = None) -> dict[str, Any]:
+    """The sidecar's ``audio`` entry; ``generated`` is what the model returned before fitting."""
+    rec: dict[str, Any] = {"file": wav.name, **track.record(), "sha256": file_sha256(wav), "codec_in_video": "aac"}
+    if generated is not None:
+        rec["generated_duration_s"] = round(generated.duration_s, 6)
+    return rec
 
 
 def sidecar_path(video: Path) -> Path:
@@ -39,7 +61,8 @@ def write_outputs(result: VideoResult, video_path: Path, extra: dict[str, Any] |
     """Encode ``result`` to ``video_path`` and write its companions beside it."""
     video_path = Path(video_path)
     t0 = time.perf_counter()
-    encode_mp4(result.frames, video_path, result.fps)
+    track = synced_audio(result)
+    encode_mp4(result.frames, video_path, result.fps, audio=track)
     encode_s = time.perf_counter() - t0
     stem = video_path.with_suffix("")
     thumb = stem.with_name(stem.name + ".thumbnail.webp")
@@ -51,10 +74,14 @@ def write_outputs(result: VideoResult, video_path: Path, extra: dict[str, Any] |
     layout = write_spritesheet(frames, sheet, result.fps)
     data = build_sidecar(result, video_path, encode_s)
     data["spritesheet"] = layout
+    wav = None
+    if track is not None:
+        wav = write_wav(track, audio_path(video_path))
+        data["audio"] = audio_record(track, wav, result.audio)
     if extra:
         data.update(extra)
     side = write_sidecar(video_path, data)
-    return OutputFiles(video_path, thumb, last, side, spritesheet=sheet)
+    return OutputFiles(video_path, thumb, last, side, spritesheet=sheet, audio=wav)
 
 
 def write_sidecar(video: Path, data: dict[str, Any]) -> Path:

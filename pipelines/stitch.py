@@ -7,7 +7,12 @@ and the source's own last frame is kept. Stitched length = source + continuation
 
 Size rule: the continuation runs at the source's size when that size fits the model's rules;
 otherwise at the nearest size that does (``fit_size``), and its frames are resized back to the
-source's size before stitching. Torch-free.
+source's size before stitching.
+
+Audio rule: the soundtrack is cut at the same seam. The stitched audio is the source's audio (its
+whole duration) followed by the continuation's from ``1 / fps`` on (the dropped frame's time), with
+a short equal-power crossfade at the join (``pipelines.audio.join_at_seam``). A side without audio
+contributes silence of its length, so the sound stays in sync with the frames either way. Torch-free.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from pipelines.audio import AudioTrack, fit_duration, join_at_seam, read_audio
 from pipelines.core.catalog import ModelEntry
 from pipelines.encode import read_frames
 
@@ -104,3 +110,20 @@ def stitch_onto(video: Path, continuation: np.ndarray) -> np.ndarray:
     out = stitch(source, continuation)
     log.info("stitched %d source + %d continuation frames - 1 seam = %d", len(source), len(continuation), len(out))
     return out
+
+
+def stitch_audio(video: Path, fps: int, source_frames: int, continuation: AudioTrack | None,
+                 continuation_frames: int) -> AudioTrack | None:
+    """The stitched clip's soundtrack (see the module's audio rule); None when neither side has audio."""
+    source = read_audio(video)
+    if source is None and continuation is None:
+        return None
+    source_s, cont_s = source_frames / fps, continuation_frames / fps
+    ref = source or continuation
+    assert ref is not None
+    silent = AudioTrack(np.zeros((ref.channels, 0), np.float32), ref.sample_rate)
+    src = fit_duration(source or silent, source_s)
+    cont = fit_duration(continuation or silent, cont_s)
+    joined = join_at_seam(src, cont, seam_s=1 / fps)
+    log.info("stitched audio: %.3fs source + %.3fs continuation - %.3fs seam", source_s, cont_s, 1 / fps)
+    return fit_duration(joined, (source_frames + continuation_frames - 1) / fps)

@@ -23,9 +23,17 @@ from typing import TYPE_CHECKING, Any
 import av
 import numpy as np
 
+from pipelines.audio import AudioTrack, fit_duration, mix, read_audio, write_wav
 from pipelines.core.hashing import file_sha256
 from pipelines.encode import encode_mp4
-from pipelines.outputs import OutputFiles, build_sidecar, write_sidecar
+from pipelines.outputs import (
+    OutputFiles,
+    audio_path,
+    audio_record,
+    build_sidecar,
+    synced_audio,
+    write_sidecar,
+)
 from pipelines.post.companions import Companions
 from pipelines.post.run import PostResult, read_video, run_post
 from pipelines.post.spec import PostSpec, resolve_codec_container
@@ -71,13 +79,15 @@ def write_post_outputs(
 ) -> OutputFiles:
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    generated = encode_mp4(result.frames, out_dir / "generated.mp4", result.fps)
+    own = synced_audio(result)
+    generated = encode_mp4(result.frames, out_dir / "generated.mp4", result.fps, audio=own)
     generated_s = time.perf_counter() - t0
     video = out_dir / video_name(spec)
+    spec, sound = soundtrack(spec, own, len(result.frames) / result.fps, video)
     post, comp = _post(result.frames, result.fps, len(result.frames), spec, video, on_progress, should_stop, device)
     data = build_sidecar(result, generated, generated_s)
     data["generated"] = data.pop("output")
-    return _finish(video, post, comp, data, extra, generated)
+    return _finish(video, post, comp, data, extra, generated, sound)
 
 
 def write_repost_outputs(
@@ -93,10 +103,12 @@ def write_repost_outputs(
 ) -> OutputFiles:
     """Post-process ``source`` (a finished job's generated frames) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames, fps, n, _ = read_video(source)
+    frames, fps, n, has_audio = read_video(source)
     if n is None:
         n = count_frames(source)
     video = out_dir / video_name(spec)
+    # The source's own soundtrack goes along: interpolation and upscaling leave it as it is.
+    spec, sound = soundtrack(spec, read_audio(source) if has_audio else None, float(n / fps), video)
     post, comp = _post(frames, fps, n, spec, video, on_progress, should_stop, device)
     data: dict[str, Any] = {"schema": "vidserve.sidecar/1", "created_at": time.time()}
     if source_sidecar is not None and source_sidecar.is_file():
@@ -104,7 +116,28 @@ def write_repost_outputs(
         src = json.loads(source_sidecar.read_text())
         data.update({k: src[k] for k in ("spec", "seed", "model", "device", "environment") if k in src})
     data["generated"] = {"file": source.name, "frames": n, "fps": float(fps), "sha256": file_sha256(source)}
-    return _finish(video, post, comp, data, extra, source)
+    return _finish(video, post, comp, data, extra, source, sound)
+
+
+def soundtrack(spec: PostSpec, own: AudioTrack | None, seconds: float,
+               video: Path) -> tuple[PostSpec, tuple[AudioTrack, Path, str] | None]:
+    """The audio the delivered file carries, written as ``<video>.audio.wav`` (the ``audio`` variant)
+    and set as the export's track: the clip's own soundtrack, or an uploaded one (``export.audio``)
+    that replaces it or is mixed under it at ``export.audio_mix_db``. Fitted to ``seconds``."""
+    ex = spec.export
+    uploaded = read_audio(ex.audio) if ex.audio is not None else None
+    if uploaded is not None and own is not None and ex.audio_mode == "mix":
+        track, source = mix(own, uploaded, ex.audio_mix_db), f"mix (uploaded at {ex.audio_mix_db:g} dB)"
+    elif uploaded is not None:
+        track, source = uploaded, "uploaded"
+    elif own is not None:
+        track, source = own, "generated"
+    else:
+        return spec, None
+    track = fit_duration(track, seconds)
+    wav = write_wav(track, audio_path(video))
+    export = ex.model_copy(update={"audio": wav})
+    return spec.model_copy(update={"export": export}), (track, wav, source)
 
 
 def count_frames(path: Path) -> int:
@@ -125,7 +158,8 @@ def _post(frames: np.ndarray | Any, fps: float | Fraction, n: int, spec: PostSpe
 
 
 def _finish(video: Path, post: PostResult, comp: Companions, data: dict[str, Any],
-            extra: dict[str, Any] | None, generated: Path) -> OutputFiles:
+            extra: dict[str, Any] | None, generated: Path,
+            sound: tuple[AudioTrack, Path, str] | None = None) -> OutputFiles:
     stem = video.with_suffix("")
     thumb, last, sheet, layout = comp.write(stem)
     data["post"] = post.as_record()
@@ -136,7 +170,16 @@ def _finish(video: Path, post: PostResult, comp: Companions, data: dict[str, Any
         "bytes": video.stat().st_size, "sha256": file_sha256(video),
     }
     data.setdefault("timings", {}).update({f"post_{k}": v for k, v in post.timings.items()})
+    if sound is not None:
+        track, wav, source = sound
+        data["audio"] = audio_record(track, wav) | {"source": source, "codec_in_video": _audio_codec(video)}
     if extra:
         data.update(extra)
     side = write_sidecar(video, data)
-    return OutputFiles(video, thumb, last, side, spritesheet=sheet, generated=generated)
+    return OutputFiles(video, thumb, last, side, spritesheet=sheet, generated=generated,
+                       audio=sound[1] if sound else None)
+
+
+def _audio_codec(video: Path) -> str | None:
+    with av.open(str(video)) as c:
+        return c.streams.audio[0].codec_context.name if c.streams.audio else None

@@ -15,10 +15,14 @@ from typing import cast
 
 import av
 import numpy as np
-from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
+from pipelines.audio import fit_duration, read_audio, to_layout
+from pipelines.audio_mux import AudioInterleaver, audio_codec_for, encode_track
+
+# Exports resample audio to 48 kHz: what YouTube, TikTok and editing timelines expect.
+DELIVERY_RATE = 48000
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9", "prores": "prores_ks"}
 # What "crf 18 / medium" means differs per encoder; these are each one's "visually lossless-ish" default.
 DEFAULT_CRF = {"h264": 18, "hevc": 20, "av1": 28, "vp9": 31}
@@ -34,6 +38,9 @@ class EncodeSettings:
     bitrate: int | None = None
     encoder_preset: str | None = None
     audio: Path | None = None
+    # The audio's duration: the source clip's (interpolation and fps conversion change the frame count,
+    # never the soundtrack). None: the video's own frames / fps.
+    audio_seconds: float | None = None
 
 
 def _video_options(s: EncodeSettings) -> dict[str, object]:
@@ -57,32 +64,17 @@ def _video_options(s: EncodeSettings) -> dict[str, object]:
     return opts
 
 
-def _audio_packets(path: Path, container: OutputContainer, codec: str, seconds: float) -> list[av.Packet]:
-    """Decode the audio file, resample for the encoder and encode it, cut to the video's length.
-    Audio is small next to video, so holding its packets lets us interleave them by time below."""
-    stream = cast(AudioStream, container.add_stream(codec, rate=48000))
-    stream.layout = "stereo"
-    fmt = "fltp" if codec == "aac" else "flt"
-    resampler = av.AudioResampler(format=fmt, layout="stereo", rate=48000)
-    packets: list[av.Packet] = []
-    limit = int(seconds * 48000)
-    done = 0
-    with av.open(str(path)) as src:
-        for frame in src.decode(audio=0):
-            for rf in resampler.resample(frame):
-                if done >= limit:
-                    break
-                keep = min(rf.samples, limit - done)
-                if keep < rf.samples:
-                    arr = rf.to_ndarray()[..., :keep] if fmt == "fltp" else rf.to_ndarray()[:, : keep * 2]
-                    arr32 = np.ascontiguousarray(arr, dtype=np.float32)
-                    rf = av.AudioFrame.from_ndarray(arr32, format=fmt, layout="stereo")
-                    rf.sample_rate = 48000
-                rf.pts = None  # let the encoder's audio FIFO assign timestamps
-                done += keep
-                packets.extend(stream.encode(rf))
-    packets.extend(stream.encode(None))
-    return packets
+def _audio_packets(path: Path, container: OutputContainer, codec: str, seconds: float | None) -> list[av.Packet]:
+    """Decode the audio file, fit it to ``seconds`` (the clip's duration: cut, or padded with silence)
+    and encode it at 48 kHz stereo, the delivery platforms' rate. Audio is small next to video, so
+    holding its packets lets the muxer interleave them by time."""
+    track = read_audio(path)
+    if track is None:
+        raise ValueError(f"{path.name} has no audio stream")
+    track = to_layout(track, DELIVERY_RATE, 2)
+    if seconds is not None:
+        track = fit_duration(track, seconds)
+    return encode_track(container, track, codec)
 
 
 def encode_stream(
@@ -108,8 +100,7 @@ def encode_stream(
             vs.options = dict(_video_options(settings))
             if settings.codec == "hevc" and fmt in ("mp4", "mov"):
                 vs.codec_tag = "hvc1"  # Apple players refuse HEVC tagged hev1
-            audio: list[av.Packet] = []
-            time_base = 1 / settings.fps
+            sound: AudioInterleaver | None = None
             for frame in frames:
                 frame = np.ascontiguousarray(frame, dtype=np.uint8)
                 if count == 0:
@@ -118,25 +109,26 @@ def encode_stream(
                         raise ValueError(f"frame size {w}x{h} must be even for {vs.pix_fmt}")
                     vs.width, vs.height = w, h
                     if settings.audio is not None:
-                        acodec = "libopus" if fmt == "webm" else "aac"
-                        seconds = float(total_frames / settings.fps) if total_frames else 3600.0
-                        audio = _audio_packets(settings.audio, out, acodec, seconds)
+                        seconds = settings.audio_seconds
+                        if seconds is None and total_frames:
+                            seconds = float(total_frames / settings.fps)
+                        acodec = audio_codec_for(fmt, settings.codec)
+                        sound = AudioInterleaver(out, _audio_packets(settings.audio, out, acodec, seconds))
                 vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 vf.pts = count
                 for p in vs.encode(vf):
                     out.mux(p)
                 # hand over audio up to the current video time so the muxer can interleave without
                 # buffering the whole video
-                now = count * time_base
-                while audio and audio[0].pts is not None and audio[0].pts * audio[0].time_base <= now:
-                    out.mux(audio.pop(0))
+                if sound is not None:
+                    sound.up_to(float(count / settings.fps))
                 count += 1
             if count == 0:
                 raise ValueError("no frames to encode")
             for p in vs.encode(None):
                 out.mux(p)
-            for p in audio:
-                out.mux(p)
+            if sound is not None:
+                sound.rest()
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -173,6 +173,8 @@ def run_post(
         codec=codec, container=container, fps=fps_now, crf=ex.crf, bitrate=bitrate,
         encoder_preset=ex.encoder_preset or (preset.encoder_preset if preset and preset.encoder_preset else None),
         audio=ex.audio,
+        # the soundtrack keeps the source clip's duration whatever retiming does to the frame count
+        audio_seconds=float(n_frames / fps_in) if n_frames else None,
     )
     out_size: list[tuple[int, int]] = []
 

@@ -19,6 +19,8 @@ from pipelines.post.presets import PRESETS
 Fit = Literal["cover", "contain"]
 Codec = Literal["h264", "hevc", "av1", "vp9", "prores"]
 Container = Literal["mp4", "webm", "mov"]
+AudioMode = Literal["replace", "mix"]
+MIX_DB_RANGE = (-60.0, 12.0)
 
 MIN_SIDE = 16
 MAX_SIDE = 7680  # 8K; beyond that no platform accepts the file anyway
@@ -72,7 +74,10 @@ class ExportSpec(NoBoolNumbers):
     fps: float | None = None  # output rate; frames are dropped/repeated to meet it if not interpolating
     size: str | None = None  # "WxH", overrides the preset's size
     fit: Fit | None = None
-    audio: Path | None = None  # WAV (or any file PyAV decodes) muxed as AAC (mp4/mov) or Opus (webm)
+    audio: Path | None = None  # WAV (or any file PyAV decodes) muxed as AAC (mp4/mov), Opus (webm), PCM (ProRes)
+    # With a generated soundtrack: ``audio`` replaces it, or is mixed under it at ``audio_mix_db``.
+    audio_mode: AudioMode = "replace"
+    audio_mix_db: float = 0.0
 
 
 class PostSpec(NoBoolNumbers):
@@ -149,6 +154,9 @@ def check_export(ex: ExportSpec, field: str = "export") -> None:
         parse_size(f"{field}.size", ex.size)
     if ex.audio is not None and not Path(ex.audio).is_file():
         raise InvalidSpec(f"{field}.audio", str(ex.audio), "no such file")
+    lo, hi = MIX_DB_RANGE
+    if not lo <= ex.audio_mix_db <= hi:
+        raise InvalidSpec(f"{field}.audio_mix_db", ex.audio_mix_db, f"must be between {lo:g} and {hi:g} dB")
 
 
 def resolve_codec_container(ex: ExportSpec) -> tuple[str, str]:
