@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from pipelines.audio_stage import AudioDecodeStage
 from pipelines.core.catalog import Catalog, ModelEntry
 from pipelines.core.errors import GenerationCancelled, ModelUnavailable, OutOfMemory
 from pipelines.core.images import load_fitted
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 OnStep = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
 # Stages reported through ``on_stage``: loading (only when the model is not resident),
-# text_encoding, denoising, decoding. Names match server.engine.base.Stage.
+# text_encoding, denoising, decoding, audio_decoding (audio models). Names match server.engine.base.Stage.
 OnStage = Callable[[str], None]
 
 
@@ -167,8 +168,9 @@ class VideoGenerator:
             generator = torch.Generator("cpu").manual_seed(rs.seed)
             stage("denoising")
             t_call = self._now()
+            audio_stage = AudioDecodeStage(pipe, lambda: stage("audio_decoding"), self._now)
             try:
-                with torch.inference_mode():
+                with torch.inference_mode(), audio_stage:
                     out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
             finally:
                 batched = sum(h.batched_calls for h in cfg_hooks)
@@ -188,12 +190,14 @@ class VideoGenerator:
             optimizations["schedule"] = schedule_record(entry, rs.steps, pipe)
         last_step = marks[-1] if marks else t_call
         timings["denoise_s"] = last_step - t_call
-        timings["decode_s"] = t_end - last_step
+        timings["decode_s"] = (audio_stage.started or t_end) - last_step
+        if audio_stage.seconds is not None:
+            timings["audio_decode_s"] = audio_stage.seconds
         timings["total_s"] = time.perf_counter() - t_start
         steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
         media = family.media(out)
         frames = media.frames
-        audio = media.audio
+        audio = media.audio if rs.generate_audio else None
         if rs.extend_video is not None:
             from pipelines.stitch import stitch_audio, stitch_onto
 

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipelines.core.audio_spec import AudioDefaults
+
 
 class Mode(StrEnum):
     TEXT_TO_VIDEO = "text-to-video"
@@ -178,6 +180,8 @@ class ModelEntry(BaseModel):
     # (and pulled) as that entry's, the LoRA files at ``weights_dir/<id>/``.
     base_model: str | None = None
     bundled_loras: tuple[BundledLora, ...] = ()
+    # Set for models that generate a soundtrack with the video (LTX-2); None: video only.
+    audio: AudioDefaults | None = None
 
     @property
     def modes(self) -> list[Mode]:

@@ -11,8 +11,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from pipelines.core.audio_spec import AudioRequest, ResolvedAudio, resolve_audio
 from pipelines.core.catalog import Catalog, Mode, ModelEntry
 from pipelines.core.errors import InvalidSpec
 from pipelines.core.images import check_image_file
@@ -33,8 +34,9 @@ MAX_PROMPT_CHARS = 20_000
 MAX_STEPS = 200
 
 
-class GenerationSpec(BaseModel):
-    """A request for one video. Unset fields take the model's defaults."""
+class GenerationSpec(AudioRequest):
+    """A request for one video. Unset fields take the model's defaults (the audio fields come from
+    ``AudioRequest``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,7 +73,7 @@ class GenerationSpec(BaseModel):
     extend_video: Path | None = None
 
 
-class ResolvedSpec(BaseModel):
+class ResolvedSpec(ResolvedAudio):
     """Every field concrete; this is what runs and what the sidecar records."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -177,6 +179,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         raise InvalidSpec("prompt", spec.prompt, f"longer than {MAX_PROMPT_CHARS} characters")
 
     image, last_image = _check_images(mode, spec)
+    audio = resolve_audio(entry, spec, catalog)
     loras = tuple(spec.loras or ())
     check_refs(loras, entry.architecture.experts)
     if spec.extend_video is not None:
@@ -205,6 +208,9 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         extend_video=spec.extend_video,
         pipeline_class=entry.pipelines[mode],
         **quality,
+        generate_audio=audio.generate_audio, audio_guidance_scale=audio.audio_guidance_scale,
+        audio_stg_scale=audio.audio_stg_scale, audio_modality_scale=audio.audio_modality_scale,
+        audio_guidance_rescale=audio.audio_guidance_rescale,
     )
 
 

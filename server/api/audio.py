@@ -1,20 +1,79 @@
-"""An audio track attached to a creation request (multipart field ``audio``, or a data URL / base64).
+"""Audio in a creation request: the generation fields (``generate_audio`` / ``generate_sound``, the
+audio guidance knobs) and an attached soundtrack (multipart field ``audio``, or a data URL / base64)
+with ``audio_mode`` (replace the generated audio, or mix under it at ``audio_mix_db``).
 
-It is checked at the edge (PyAV must find an audio stream in it) and saved with the job's inputs; the
-post stage then muxes it (AAC in mp4, Opus in webm). A client never names a server-side path.
+The upload is checked at the edge (PyAV must find an audio stream in it) and saved with the job's
+inputs; the post stage then muxes it (AAC in mp4, Opus in webm, PCM next to ProRes). A client never
+names a server-side path. The knobs' ranges and the "this model makes no audio" rule are checked by
+``pipelines.audio_spec`` when the spec resolves (a 400 naming the field), before anything is queued.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import av
+from pydantic import AliasChoices, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from pipelines.core.audio_spec import AudioRequest
+from pipelines.post.spec import MIX_DB_RANGE
 from server.api.body import RequestBody
-from server.api.errors import InvalidRequest, PayloadTooLarge
+from server.api.errors import ApiError, InvalidRequest, PayloadTooLarge
 from server.api.uploads import ImageUpload, decode_text
+
+
+class NoSoundtrack(ApiError):
+    """``variant=audio`` of a video without one."""
+
+    status = 404
+    type = "not_found_error"
+    code = "no_audio"
+
+
+class AudioFields(BaseModel):
+    """Request fields for the soundtrack, shared by the native and the OpenAI shapes (``extra_body``).
+    ``generate_sound`` is vLLM-Omni's name for ``generate_audio``."""
+
+    generate_audio: bool | None = Field(
+        default=None, validation_alias=AliasChoices("generate_audio", "generate_sound"),
+        description="audio models: generate the soundtrack (default true); false skips it")
+    audio_guidance_scale: float | None = Field(default=None, description="audio CFG, 0-30")
+    audio_stg_scale: float | None = Field(default=None, description="audio spatio-temporal guidance, 0-10")
+    audio_modality_scale: float | None = Field(default=None, description="audio-follows-video guidance, 0-10")
+    audio_guidance_rescale: float | None = Field(default=None, description="audio CFG rescale, 0-1")
+    audio_mode: Literal["replace", "mix"] = Field(
+        default="replace", description="an uploaded `audio` replaces the generated soundtrack, or is mixed under it")
+    audio_mix_db: float = Field(default=0.0, description="the uploaded track's level in a mix, dB (-60 to 12)")
+
+    def spec_fields(self) -> dict[str, Any]:
+        """The ``GenerationSpec`` audio fields that were given."""
+        return self.model_dump(include=set(AudioRequest.model_fields), exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Soundtrack:
+    """An uploaded track and how it meets the generated one."""
+
+    upload: ImageUpload
+    mode: str = "replace"
+    mix_db: float = 0.0
+
+
+def soundtrack(upload: ImageUpload | None, fields: AudioFields) -> Soundtrack | None:
+    """The request's soundtrack; 400 for a mix without an uploaded track or a level out of range."""
+    lo, hi = MIX_DB_RANGE
+    if not lo <= fields.audio_mix_db <= hi:
+        raise InvalidRequest(f"audio_mix_db={fields.audio_mix_db!r}: accepted values: {lo:g} to {hi:g} dB",
+                             "audio_mix_db")
+    if upload is None:
+        if fields.audio_mode == "mix":
+            raise InvalidRequest("audio_mode='mix': mixing needs an uploaded `audio` track; accepted without one: "
+                                 "'replace' (the default)", "audio_mode")
+        return None
+    return Soundtrack(upload, fields.audio_mode, fields.audio_mix_db)
 
 _EXTS = {"wav": ".wav", "mp3": ".mp3", "ogg": ".ogg", "flac": ".flac", "mov,mp4,m4a,3gp,3g2,mj2": ".m4a",
          "matroska,webm": ".webm", "aac": ".aac"}
@@ -56,9 +115,10 @@ async def read_audio(body: RequestBody, max_bytes: int) -> ImageUpload | None:
     return ImageUpload("audio", data, ext, 0, 0)
 
 
-def with_audio(post: dict[str, Any] | None, path: str) -> dict[str, Any]:
+def with_audio(post: dict[str, Any] | None, path: str, track: Soundtrack | None = None) -> dict[str, Any]:
     """The job's post spec with the saved audio track to mux (export defaults when there was no post)."""
     from pipelines.post.spec import PostSpec
 
     base = post or PostSpec().model_dump(mode="json", exclude={"weights_dir"})
-    return {**base, "export": {**base.get("export", {}), "audio": path}}
+    mode = {"audio_mode": track.mode, "audio_mix_db": track.mix_db} if track else {}
+    return {**base, "export": {**base.get("export", {}), "audio": path, **mode}}

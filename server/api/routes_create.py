@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode
 from pipelines.core.shapes import Shape
-from server.api.audio import read_audio
+from server.api.audio import read_audio, soundtrack
 from server.api.auth import ApiKey
 from server.api.body import RequestBody, parse, read_body, read_image
 from server.api.deps import AppSettings, Service
@@ -90,13 +90,14 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
     images = await _images(body, _NATIVE_IMAGES[mode], settings)
     req = parse(NativeRequest, body.fields)
     _check_prompt(req.prompt, settings)
+    track = soundtrack(audio, req)
     digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}),
                           images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
                                    "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed",
                                    "flow_shift", "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"},
-                          exclude_none=True)
+                          exclude_none=True) | req.spec_fields()
     spec["model"] = entry.id
     shape = apply_shape(entry, spec, req.size, req.aspect_ratio, req.resolution)
     await add_loras(spec, req.loras, entry, request)
@@ -107,7 +108,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
         seconds = f"{req.seconds:g}"
     draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post), audio=audio, workflow=_shape_workflow(shape))
+                  post=parse_post(req.post), audio=track, workflow=_shape_workflow(shape))
     return await _submit(service, draft, key, digest, idem_key)
 
 
@@ -138,12 +139,13 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     images = await _images(body, ("input_reference",), settings)
     req = parse(OpenAIVideoRequest, body.fields)
     _check_prompt(req.prompt, settings)
+    track = soundtrack(audio, req)
     digest = request_hash("videos", req.model_dump(exclude={"input_reference"}),
                           images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
-                                                   "guidance_scale"}, exclude_none=True)
+                                                   "guidance_scale"}, exclude_none=True) | req.spec_fields()
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)
     shape = apply_shape(entry, spec, req.size or None, req.aspect_ratio, req.resolution)
@@ -152,5 +154,5 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     if "input_reference" in images:
         images = {"image": images["input_reference"]}
     draft = Draft(mode, spec, images, req.n, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post), audio=audio, workflow=_shape_workflow(shape))
+                  post=parse_post(req.post), audio=track, workflow=_shape_workflow(shape))
     return await _submit(service, draft, key, digest, idempotency_key)

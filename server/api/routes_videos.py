@@ -10,6 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from server.api.audio import NoSoundtrack
 from server.api.auth import ApiKey, is_admin
 from server.api.deps import Service
 from server.api.errors import InvalidRequest
@@ -30,6 +31,7 @@ _VARIANTS = {
     "last_frame": ("last_frame", "image/png", "png"),
     "spritesheet": ("spritesheet", "image/jpeg", "jpg"),
     "sidecar": ("sidecar", "application/json", "json"),
+    "audio": ("audio", "audio/wav", "wav"),  # the soundtrack alone, 16-bit PCM (models that make audio)
 }
 # A post stage can deliver webm or mov; the file's extension says which (the container decides it).
 _VIDEO_TYPES = {".mp4": ("video/mp4", "mp4"), ".webm": ("video/webm", "webm"), ".mov": ("video/quicktime", "mov")}
@@ -86,7 +88,8 @@ async def content(
     video_id: str,
     service: Service,
     key: ApiKey,
-    variant: str = Query(default="video", description="video | thumbnail | last_frame | spritesheet | sidecar"),
+    variant: str = Query(default="video",
+                         description="video | thumbnail | last_frame | spritesheet | sidecar | audio"),
 ) -> FileResponse:
     if variant not in _VARIANTS:
         raise InvalidRequest(f"variant={variant!r}: accepted values: {', '.join(_VARIANTS)}", "variant")
@@ -96,6 +99,9 @@ async def content(
     name, media, ext = _VARIANTS[variant]
     path = service.file_of(job, name)
     if path is None:
+        if variant == "audio":
+            raise NoSoundtrack(f"video {video_id} has no soundtrack (its model made none and no `audio` was "
+                               "uploaded)", "variant")
         raise JobNotReady(f"video {video_id} has no {variant} file", "variant")
     if variant == "video":
         media, ext = _VIDEO_TYPES.get(path.suffix.lower(), (media, ext))

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from pipelines.core.validation import NoBoolNumbers
+from server.api.audio import AudioFields
 from server.api.naming import download_name
 from server.jobs.models import Job, JobState
 from server.jobs.provenance import provenance_summary
@@ -47,7 +48,7 @@ class CommonFields(NoBoolNumbers):
         return _check_metadata(value)
 
 
-class NativeRequest(CommonFields):
+class NativeRequest(CommonFields, AudioFields):
     """`POST /v1/text-to-video`, `/v1/image-to-video`, `/v1/first-last-frame-to-video`.
 
     ``n`` > 1 creates n separate jobs sharing a ``group_id``, with seeds seed, seed+1, …, seed+n−1
@@ -85,7 +86,7 @@ class NativeRequest(CommonFields):
     last_image: str | None = None
 
 
-class OpenAIVideoRequest(CommonFields):
+class OpenAIVideoRequest(CommonFields, AudioFields):
     """`POST /v1/videos`: OpenAI's fields; a few of ours are accepted too (sent via ``extra_body``)."""
 
     prompt: str = Field(max_length=20_000)
@@ -120,6 +121,14 @@ def _delivered(job: Job) -> dict[str, Any]:
     return out | {"size": f"{out['width']}x{out['height']}"}
 
 
+def has_audio(job: Job) -> bool:
+    """A finished job: whether it has a soundtrack file; before that, whether it will."""
+    if job.state is JobState.COMPLETED:
+        return bool(job.files.get("audio"))
+    export = (job.post or {}).get("export") or {}
+    return bool(job.spec.get("generate_audio") or export.get("audio"))
+
+
 def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
     """The OpenAI ``video`` object plus vidserve's fields."""
     spec = job.spec
@@ -149,6 +158,7 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
         "priority": job.priority,
         "group_id": job.group_id,
         "seed": spec.get("seed"),
+        "has_audio": has_audio(job),
         "spec": spec,
         "metadata": job.metadata,
         "attempts": job.attempts,
@@ -175,5 +185,6 @@ def render_video(job: Job, base_url: str = "") -> dict[str, Any]:
             "last_frame": f"{content}?variant=last_frame",
             "spritesheet": f"{content}?variant=spritesheet",
             "sidecar": f"{content}?variant=sidecar",
-        } if job.state is JobState.COMPLETED else None,
+        } | ({"audio": f"{content}?variant=audio"} if has_audio(job) else {})
+        if job.state is JobState.COMPLETED else None,
     }

@@ -19,7 +19,7 @@ from pipelines.core.errors import InvalidSpec, ModelUnavailable
 from pipelines.core.shapes import Shape, fit_report, pick_shape
 from pipelines.core.spec import GenerationSpec, ImageFit, frames_for_seconds
 from pipelines.weights import WeightsLocator
-from server.api.audio import with_audio
+from server.api.audio import Soundtrack, with_audio
 from server.api.errors import InvalidRequest
 from server.api.uploads import ImageUpload
 from server.jobs.models import Job, JobState
@@ -44,7 +44,7 @@ class Draft:
     parent_id: str | None = None        # extend/remix: the video this one continues or re-runs
     relation: str | None = None         # "extend" | "remix"
     workflow: dict[str, Any] = field(default_factory=dict)  # history kept on the job (server.jobs.provenance)
-    audio: ImageUpload | None = None    # a soundtrack for the post stage to mux (server.api.audio)
+    audio: Soundtrack | None = None     # an uploaded soundtrack for the post stage to mux (server.api.audio)
     seeds: list[int] | None = None      # one seed per take (studio takes); else seed, seed+1, ...
 
 
@@ -157,8 +157,11 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
             post = draft.post
             inputs = {k: v.sha256 for k, v in sorted(draft.images.items())}
             if draft.audio is not None:
-                post = with_audio(post, str(draft.audio.save(folder / "inputs")))
-                inputs["audio"] = draft.audio.sha256
+                if draft.audio.mode == "mix" and not resolved.generate_audio:
+                    raise InvalidSpec("audio_mode", "mix", f"{resolved.model} generates no audio here to mix under; "
+                                      "accepted: 'replace'")
+                post = with_audio(post, str(draft.audio.upload.save(folder / "inputs")), draft.audio)
+                inputs["audio"] = draft.audio.upload.sha256
             warnings = fit_warnings({k: v for k, v in draft.images.items() if k in ("image", "last_image")},
                                     resolved.width, resolved.height, resolved.image_fit)
             seconds = draft.seconds or f"{resolved.num_frames / resolved.fps:.2f}".rstrip("0").rstrip(".")

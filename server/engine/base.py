@@ -27,6 +27,7 @@ class Stage(StrEnum):
     TEXT_ENCODING = "text_encoding"
     DENOISING = "denoising"
     DECODING = "decoding"
+    AUDIO_DECODING = "audio_decoding"  # audio VAE + vocoder, on models that generate a soundtrack
     POST = "post"
     ENCODING = "encoding"
 

@@ -51,7 +51,7 @@ class JobMetrics:
                                 ["state", "code", "model"], registry=self.registry)
         self.stage_seconds = Histogram(
             "vidserve_stage_seconds", "Seconds per stage of a completed job (load, text_encode, denoise, "
-            "decode, encode, post)", ["model", "stage"], registry=self.registry,
+            "decode, audio_decode, encode, post)", ["model", "stage"], registry=self.registry,
             buckets=(0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800))
         self.nvml = NvmlGauges(self.registry)
 

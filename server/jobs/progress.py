@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 DENOISE_SPAN = 95
-_STAGE_FLOOR = {"decoding": 95, "post": 96, "encoding": 97}
+_STAGE_FLOOR = {"decoding": 95, "audio_decoding": 96, "post": 96, "encoding": 97}
 POST_SPAN = (90, 99)    # percent range of the post stage in a job that also denoises
 REPOST_SPAN = (0, 99)   # a re-post job is all post stage
 
