@@ -16,8 +16,11 @@ from av.container import OutputContainer
 
 from pipelines.audio import AudioTrack, to_layout
 
-# Opus only runs at 48 kHz (and resamples anything else); AAC and PCM keep the track's own rate.
+# Opus only runs at 48 kHz. AAC keeps a 44.1/48 kHz track's rate and resamples any other to 48 kHz:
+# its encoder pads the last frame to 1024 samples, which decoders play out (64 ms at 16 kHz, 43 ms
+# at 24 kHz: more than a video frame), while at 48 kHz the tail stays under 21 ms. PCM keeps any rate.
 _FIXED_RATE = {"libopus": 48000}
+_AAC_RATES = (44100, 48000)
 _SAMPLE_FORMAT = {"aac": "fltp", "libopus": "flt", "pcm_s16le": "s16"}
 # Samples per encoder frame fed at a time (AAC's frame is 1024; the encoders' FIFOs re-chunk anyway).
 _CHUNK = 1024
@@ -35,6 +38,8 @@ def encode_track(container: OutputContainer, track: AudioTrack, codec: str) -> l
     """Add an audio stream (stereo; mono is upmixed) and encode ``track`` into it; returns the packets
     in presentation order, to be muxed by ``AudioInterleaver``."""
     rate = _FIXED_RATE.get(codec, track.sample_rate)
+    if codec == "aac" and rate not in _AAC_RATES:
+        rate = 48000
     track = to_layout(track, rate, 2)
     stream = cast(AudioStream, container.add_stream(codec, rate=rate))
     stream.layout = "stereo"
@@ -55,7 +60,23 @@ def encode_track(container: OutputContainer, track: AudioTrack, codec: str) -> l
         frame.pts = start
         packets.extend(stream.encode(frame))
     packets.extend(stream.encode(None))
+    _trim_last(packets, track.num_samples)
     return packets
+
+
+def _trim_last(packets: list[av.Packet], samples: int) -> None:
+    """The encoder pads its last frame to a whole frame (1024 samples for AAC: 64 ms at 16 kHz, more
+    than a video frame). Give the last packet only the samples that are real, so the container's
+    duration (and the MP4 edit list players honour) ends with the audio, not with the padding."""
+    timed = [p for p in packets if p.pts is not None and p.duration]
+    if not timed:
+        return
+    last = max(timed, key=lambda p: p.pts or 0)
+    assert last.pts is not None
+    end = samples + (timed[0].pts if timed[0].pts is not None and timed[0].pts < 0 else 0)
+    keep = end - last.pts
+    if 0 < keep < last.duration:
+        last.duration = keep
 
 
 class AudioInterleaver:

@@ -195,7 +195,7 @@ class VideoGenerator:
             timings["audio_decode_s"] = audio_stage.seconds
         timings["total_s"] = time.perf_counter() - t_start
         steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
-        media = family.media(out)
+        media = family.media(out, entry)
         frames = media.frames
         audio = media.audio if rs.generate_audio else None
         if rs.extend_video is not None:

@@ -28,7 +28,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from pipelines.audio import AudioTrack, fit_duration, join_at_seam, read_audio
+from pipelines.audio import AudioTrack, fit_duration, join_at_seam, read_audio, to_layout
 from pipelines.core.catalog import ModelEntry
 from pipelines.encode import read_frames
 
@@ -118,6 +118,9 @@ def stitch_audio(video: Path, fps: int, source_frames: int, continuation: AudioT
     source = read_audio(video)
     if source is None and continuation is None:
         return None
+    if source is not None and continuation is not None:
+        # The source's track was decoded from its file (AAC may have resampled it): the model's rate wins.
+        source = to_layout(source, continuation.sample_rate, continuation.channels)
     source_s, cont_s = source_frames / fps, continuation_frames / fps
     ref = source or continuation
     assert ref is not None

@@ -121,6 +121,8 @@ class Architecture(BaseModel):
     text_encoder_params_b: float = 5.7
     text_dim: int = 4096
     image_encoder: bool = False
+    # Other components resident with the transformer (LTX-2: audio VAE, vocoder, text connectors).
+    extra_params_b: float = 0.0
 
 
 class BundledLora(BaseModel):

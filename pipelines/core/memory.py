@@ -71,7 +71,7 @@ class VramEstimate:
         order = list(MemoryStrategy)
         at_least = order.index(strategy)
         transformer_b = a.transformer_params_b * a.experts
-        encoders_b = a.text_encoder_params_b + (_CLIP_PARAMS_B if a.image_encoder else 0.0)
+        encoders_b = a.text_encoder_params_b + (_CLIP_PARAMS_B if a.image_encoder else 0.0) + a.extra_params_b
         transformer_bytes = transformer_b * 1e9 * _BYTES
         encoder_bytes = encoders_b * 1e9 * _BYTES
         if at_least >= order.index(MemoryStrategy.LAYERWISE_FP8):

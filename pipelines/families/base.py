@@ -86,7 +86,7 @@ class FamilyAdapter(ABC):
             kw["timesteps"] = list(schedule)
         return kw | self.mode_kwargs(entry, spec, first, last)
 
-    def media(self, out: Any) -> GeneratedMedia:
+    def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
         """What the pipeline returned, as frames (and audio, for families that make it)."""
         from pipelines.core.media import GeneratedMedia, to_uint8
 

@@ -1,0 +1,92 @@
+"""The LTX-2 adapter: Gemma 3 text encoding with attention masks (one embedding the pipeline's
+connectors split into video and audio context), the frame rate and the audio guidance knobs in the
+call, image-to-video on ``LTX2ImageToVideoPipeline``, first+last frame as two ``LTX2VideoCondition``
+(index 0 and -1) on ``LTX2ConditionPipeline``, CFG batched by the pipeline, and the soundtrack out of
+the vocoder next to the frames. Torch-free at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pipelines.core.catalog import Mode, ModelEntry
+from pipelines.core.spec import ResolvedSpec
+from pipelines.families.base import CacheThresholds, FamilyAdapter, first_last, uses_cfg
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from pipelines.result import GeneratedMedia
+
+LTX2 = "ltx-2"  # the catalog family name (pipelines.families.ltx2.models.LTX2_FAMILY)
+# diffusers' LTX-2 default: the prompt is padded to this many Gemma tokens (tiny entries set less
+# through ``extra_call_kwargs["max_sequence_length"]``).
+MAX_SEQUENCE_LENGTH = 1024
+
+
+class Ltx2Family(FamilyAdapter):
+    families: ClassVar[tuple[str, ...]] = (LTX2,)
+    lora_pipeline_class: ClassVar[str] = "LTX2Pipeline"
+    batches_cfg: ClassVar[bool] = True
+    # Same thresholds as LTX-Video until measured on LTX-2 (benchmarks/gpu_suite.sh ltx2).
+    cache_thresholds: ClassVar[CacheThresholds] = CacheThresholds(fast=0.03, fastest=0.06)
+
+    def entries(self) -> list[ModelEntry]:
+        from pipelines.families.ltx2.models import ENTRIES, TINY_ENTRIES
+
+        return ENTRIES + TINY_ENTRIES
+
+    def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
+        cfg = uses_cfg(spec)
+        pe, pm, npe, npm = pipe.encode_prompt(
+            prompt=spec.prompt, negative_prompt=spec.negative_prompt, do_classifier_free_guidance=cfg,
+            num_videos_per_prompt=1, max_sequence_length=_max_tokens(entry), device=device,
+        )
+        out = {"prompt_embeds": pe, "prompt_attention_mask": pm}
+        if cfg:
+            out |= {"negative_prompt_embeds": npe, "negative_prompt_attention_mask": npm}
+        return out
+
+    def mode_kwargs(self, entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
+                    last: Image.Image | None) -> dict[str, Any]:
+        kw: dict[str, Any] = {"frame_rate": float(spec.fps), "max_sequence_length": _max_tokens(entry)}
+        if spec.generate_audio:
+            kw |= {"audio_guidance_scale": spec.audio_guidance_scale, "audio_stg_scale": spec.audio_stg_scale,
+                   "audio_modality_scale": spec.audio_modality_scale,
+                   "audio_guidance_rescale": spec.audio_guidance_rescale}
+        from pipelines.families.ltx2.models import DISTILLED_SIGMAS
+
+        sigmas = DISTILLED_SIGMAS.get(entry.id)
+        if sigmas is not None and len(sigmas) == spec.steps:
+            kw["sigmas"] = list(sigmas)  # the published distilled schedule, at its own step count
+        with_first, with_last = first_last(spec.mode)
+        if spec.mode is Mode.IMAGE_TO_VIDEO:
+            kw["image"] = first
+        elif with_first and with_last:
+            assert first is not None and last is not None  # resolve() required both images
+            from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+            kw["conditions"] = [LTX2VideoCondition(frames=first, index=0, strength=1.0),
+                                LTX2VideoCondition(frames=last, index=-1, strength=1.0)]
+        return kw
+
+    def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
+        """Frames, and the vocoder's waveform ((batch, channels, samples) at the entry's audio rate)."""
+        from pipelines.audio import AudioTrack
+        from pipelines.result import GeneratedMedia, to_uint8
+
+        frames = to_uint8(out.frames[0])
+        audio = getattr(out, "audio", None)
+        if audio is None or entry.audio is None:
+            return GeneratedMedia(frames)
+        return GeneratedMedia(frames, AudioTrack.from_array(audio[0].float().cpu().numpy(), entry.audio.sample_rate))
+
+    def tiny_builders(self) -> dict[str, Callable[[], Any]]:
+        from pipelines.families.ltx2.tiny import BUILDERS
+
+        return BUILDERS
+
+
+def _max_tokens(entry: ModelEntry) -> int:
+    return int(entry.extra_call_kwargs.get("max_sequence_length", MAX_SEQUENCE_LENGTH))  # type: ignore[arg-type]
