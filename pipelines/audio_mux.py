@@ -60,23 +60,8 @@ def encode_track(container: OutputContainer, track: AudioTrack, codec: str) -> l
         frame.pts = start
         packets.extend(stream.encode(frame))
     packets.extend(stream.encode(None))
-    _trim_last(packets, track.num_samples)
     return packets
 
-
-def _trim_last(packets: list[av.Packet], samples: int) -> None:
-    """The encoder pads its last frame to a whole frame (1024 samples for AAC: 64 ms at 16 kHz, more
-    than a video frame). Give the last packet only the samples that are real, so the container's
-    duration (and the MP4 edit list players honour) ends with the audio, not with the padding."""
-    timed = [p for p in packets if p.pts is not None and p.duration]
-    if not timed:
-        return
-    last = max(timed, key=lambda p: p.pts or 0)
-    assert last.pts is not None
-    end = samples + (timed[0].pts if timed[0].pts is not None and timed[0].pts < 0 else 0)
-    keep = end - last.pts
-    if 0 < keep < last.duration:
-        last.duration = keep
 
 
 class AudioInterleaver:
