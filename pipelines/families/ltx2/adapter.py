@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from pipelines.result import GeneratedMedia
+    from pipelines.core.media import GeneratedMedia
 
 LTX2 = "ltx-2"  # the catalog family name (pipelines.families.ltx2.models.LTX2_FAMILY)
 # diffusers' LTX-2 default: the prompt is padded to this many Gemma tokens (tiny entries set less
@@ -74,7 +74,7 @@ class Ltx2Family(FamilyAdapter):
     def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
         """Frames, and the vocoder's waveform ((batch, channels, samples) at the entry's audio rate)."""
         from pipelines.audio import AudioTrack
-        from pipelines.result import GeneratedMedia, to_uint8
+        from pipelines.core.media import GeneratedMedia, to_uint8
 
         frames = to_uint8(out.frames[0])
         audio = getattr(out, "audio", None)
@@ -86,6 +86,24 @@ class Ltx2Family(FamilyAdapter):
         from pipelines.families.ltx2.tiny import BUILDERS
 
         return BUILDERS
+
+
+    def synthetic_ids(self) -> list[str]:
+        from pipelines.families.ltx2.synthetic import TRANSFORMER_CONFIGS
+
+        return list(TRANSFORMER_CONFIGS)
+
+    def synthetic_transformer(self, model_id: str) -> Any:
+        from pipelines.families.ltx2.synthetic import build_transformer
+
+        return build_transformer(model_id)
+
+    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
+        from pipelines.families.ltx2.synthetic import TRANSFORMER_CONFIGS, build_pipeline
+
+        if entry.id not in TRANSFORMER_CONFIGS:
+            raise KeyError(f"no synthetic config for {entry.id!r}")
+        return build_pipeline(entry)
 
 
 def _max_tokens(entry: ModelEntry) -> int:
