@@ -59,6 +59,11 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(ordered), "p90": p90, "min": ordered[0], "max": ordered[-1]}
 
 
+def _median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
 def _memory_reset(device: Any) -> None:
     import torch
 
@@ -308,6 +313,9 @@ def run_pipeline_bench(cfg: PipelineBenchConfig, progress: Progress = lambda s: 
         "psnr_vs_diffusers_db": (None if not pairs or all(p["psnr_identical"] for p in pairs)
                                  else statistics.median(p["psnr_db"] for p in pairs if p["psnr_db"] is not None)),
         "identical_to_diffusers": bool(pairs) and all(p["psnr_identical"] for p in pairs),
+        # audio models: the audio VAE + vocoder on their own (None for video-only models)
+        "audio_decode_s": _median_of(ours, "audio_decode_s"),
+        "audio_decode_s_diffusers": _median_of([r for r in runs if r["path"] == "diffusers"], "audio_decode_s"),
     }
     settings = asdict(cfg) | {"weights_dir": str(cfg.weights_dir), "resolved": sides.spec.model_dump(mode="json"),
                               "device": str(sides.device), "dtype": str(sides.dtype).removeprefix("torch."),

@@ -59,6 +59,9 @@ def summary_block(data: dict[str, Any]) -> str:
             f"PSNR vs plain diffusers    : "
             f"{'identical' if s.get('identical_to_diffusers') else _fmt(s.get('psnr_vs_diffusers_db'), ' dB')}",
         ]
+        if s.get("audio_decode_s") is not None:
+            lines.append(f"audio decode (VAE+vocoder): {_fmt(s['audio_decode_s'], ' s')} "
+                         f"(plain diffusers {_fmt(s.get('audio_decode_s_diffusers'), ' s')})")
         for lv in data.get("levels", []):
             psnr = "identical" if lv["identical_to_exact"] else _fmt(lv["psnr_vs_exact_db"], " dB")
             lines.append(f"speed level {lv['level']:<15}: {_fmt(lv['speedup_vs_exact'], 'x')} vs exact, "

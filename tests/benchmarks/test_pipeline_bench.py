@@ -176,3 +176,14 @@ def test_a_lora_distilled_entry_is_compared_with_the_same_distillation_in_plain_
     r = run_pipeline_bench(PipelineBenchConfig(model="tiny-wan2.1-t2v-distill-lora", runs=1,
                                                weights_dir=tiny_weights_dir, count_flops=False))
     assert r["summary"]["identical_to_diffusers"] or r["summary"]["psnr_vs_diffusers_db"] >= 40, r["summary"]
+
+
+def test_ltx2_bench_reports_the_audio_decode_apart(tiny_weights_dir: Path) -> None:
+    r = run_pipeline_bench(PipelineBenchConfig(model="tiny-ltx-2", steps=2, runs=1, weights_dir=tiny_weights_dir,
+                                               count_flops=False))
+    for run in r["runs"]:
+        assert run["audio_decode_s"] > 0, run["path"]
+    assert r["summary"]["audio_decode_s"] > 0 and r["summary"]["audio_decode_s_diffusers"] > 0
+    assert r["summary"]["identical_to_diffusers"]
+    assert "audio decode" in summary_block(r)
+    assert "ltx-2-19b" in synthetic_ids()
