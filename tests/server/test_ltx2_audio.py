@@ -179,3 +179,19 @@ def test_openai_sdk_flow_with_audio(server: LiveServer, tmp_path: Path) -> None:
                                         extra_body={"steps": 2, "generate_sound": False}, poll_interval_ms=100)
     raw = sdk.videos.with_raw_response.retrieve(silent.id).http_response.json()
     assert raw["has_audio"] is False
+
+
+def test_progress_reports_the_audio_decode_as_its_own_stage(client: httpx.Client) -> None:
+    from tests.server.test_job_lifecycle import _read_sse
+
+    blocker = client.post("/v1/text-to-video", json={"prompt": "blocker", **FAST}).json()
+    job = client.post("/v1/text-to-video", json={"prompt": "a bell rings", **FAST}).json()
+    events = _read_sse(client, job["id"])
+    stages = [d["stage"] for n, d in events if n == "stage"]
+    assert stages.index("denoising") < stages.index("decoding") < stages.index("audio_decoding") \
+        < stages.index("encoding"), stages
+    progress = [d["progress"] for n, d in events if d.get("progress") is not None]
+    assert progress == sorted(progress) and progress[-1] == 100
+    wait_terminal(client, blocker["id"])
+    metrics = client.get("/metrics").text
+    assert 'stage="audio_decode"' in metrics
