@@ -1,7 +1,8 @@
 """A tiny random LTX-2: the real diffusers classes (LTX-2 transformer with its audio stream, video
 and audio VAEs, text connectors, vocoder, a Gemma 3 text encoder) at toy sizes, with a tokenizer
-built locally with ``tokenizers``. The audio VAE's mel hop (16 samples at 16 kHz) equals the tiny
-vocoder's upsampling (4 x 4), so the waveform lasts as long as the video, as a real one does."""
+built locally with ``tokenizers``. The video VAE compresses like the real one (32x, 8x). The audio
+VAE's mel hop (16 samples at 16 kHz) equals the tiny vocoder's upsampling (4 x 4), so the waveform
+lasts as long as the video, as a real one does."""
 
 from __future__ import annotations
 
@@ -57,13 +58,16 @@ def build_ltx2() -> Any:
         audio_connector_num_learnable_registers=None, connector_rope_base_seq_len=32, rope_theta=10000.0,
         rope_double_precision=False, causal_temporal_positioning=False, rope_type="split",
     ))
-    # patch 4 and one 2x stage: 8x spatial, 2x temporal (a 64x64x9 request is 5x8x8 latent tokens).
+    # LTX-2's real compression (32x spatial: a 4x4 patch and three 2x stages; 8x temporal), so a
+    # real-size request is a real-size token count for the toy transformer.
     vae = seeded(2, lambda: AutoencoderKLLTX2Video(
-        in_channels=3, out_channels=3, latent_channels=LATENT_CHANNELS, block_out_channels=(8,),
-        decoder_block_out_channels=(8,), layers_per_block=(1,), decoder_layers_per_block=(1, 1),
-        spatio_temporal_scaling=(True,), decoder_spatio_temporal_scaling=(True,), decoder_inject_noise=(False, False),
-        downsample_type=("spatial",), upsample_residual=(False,), upsample_factor=(1,), timestep_conditioning=False,
-        patch_size=4, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+        in_channels=3, out_channels=3, latent_channels=LATENT_CHANNELS, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8), layers_per_block=(1,) * 5, decoder_layers_per_block=(1,) * 4,
+        spatio_temporal_scaling=(True,) * 4, decoder_spatio_temporal_scaling=(True,) * 3,
+        decoder_inject_noise=(False,) * 4, downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
+        upsample_residual=(False,) * 3, upsample_factor=(1, 1, 1), timestep_conditioning=False, patch_size=4,
+        patch_size_t=1, encoder_causal=True, decoder_causal=False, spatial_compression_ratio=32,
+        temporal_compression_ratio=8,
     ))
     audio_vae = seeded(5, lambda: AutoencoderKLLTX2Audio(
         base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,
