@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from pipelines.core.audio_spec import AudioRequest
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.loras import LoraLibrary, LoraRequest, resolve_loras
 from pipelines.stitch import SourceVideo, fit_size, inspect_source
@@ -187,8 +188,9 @@ def remix_spec(parent: Job, req: RemixRequest, entry: ModelEntry) -> dict[str, A
     spec = {k: v for k, v in parent.spec.items() if k not in (*_PATH_FIELDS, "pipeline_class", "mode")}
     spec["prompt"] = req.prompt
     if entry.id != parent.model:
+        # ... and its own soundtrack defaults (a video-only model takes no audio fields; an audio one makes audio)
         for key in ("steps", "guidance_scale", "guidance_scale_2", "negative_prompt", "loras", "flow_shift",
-                    "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"):
+                    "decode_timestep", "decode_noise_scale", "image_cond_noise_scale", *AudioRequest.model_fields):
             spec.pop(key, None)
         spec["model"] = entry.id
     given = req.model_dump(include={"negative_prompt", "steps", "guidance_scale", "guidance_scale_2", "seed"},

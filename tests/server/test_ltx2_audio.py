@@ -195,3 +195,19 @@ def test_progress_reports_the_audio_decode_as_its_own_stage(client: httpx.Client
     wait_terminal(client, blocker["id"])
     metrics = client.get("/metrics").text
     assert 'stage="audio_decode"' in metrics
+
+
+def test_remix_regenerates_the_soundtrack_and_a_video_only_model_takes_none(client: httpx.Client,
+                                                                            tmp_path: Path) -> None:
+    parent = _run(client, seed=9)
+    r = client.post(f"/v1/videos/{parent['id']}/remix", json={"prompt": "a robot sings"})
+    assert r.status_code == 202, r.text
+    remix = wait_terminal(client, r.json()["id"])
+    assert remix["state"] == "completed" and remix["has_audio"] is True
+    assert remix["spec"]["seed"] == 9
+    # another model: its own soundtrack defaults (none), not the parent's generate_audio
+    r = client.post(f"/v1/videos/{parent['id']}/remix", json={"prompt": "silent", "model": "tiny-ltx-video",
+                                                               "steps": 2})
+    assert r.status_code == 202, r.text
+    other = wait_terminal(client, r.json()["id"])
+    assert other["state"] == "completed" and other["has_audio"] is False
