@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,8 +120,17 @@ def write_repost_outputs(
     return _finish(video, post, comp, data, extra, source, sound)
 
 
+@dataclass(frozen=True)
+class DeliveredAudio:
+    """The soundtrack a delivered file carries: the track, its WAV beside the video, where it came from."""
+
+    track: AudioTrack
+    wav: Path
+    source: str  # "generated" | "uploaded" | "mix (uploaded at N dB)"
+
+
 def soundtrack(spec: PostSpec, own: AudioTrack | None, seconds: float,
-               video: Path) -> tuple[PostSpec, tuple[AudioTrack, Path, str] | None]:
+               video: Path) -> tuple[PostSpec, DeliveredAudio | None]:
     """The audio the delivered file carries, written as ``<video>.audio.wav`` (the ``audio`` variant)
     and set as the export's track: the clip's own soundtrack, or an uploaded one (``export.audio``)
     that replaces it or is mixed under it at ``export.audio_mix_db``. Fitted to ``seconds``."""
@@ -137,7 +147,7 @@ def soundtrack(spec: PostSpec, own: AudioTrack | None, seconds: float,
     track = fit_duration(track, seconds)
     wav = write_wav(track, audio_path(video))
     export = ex.model_copy(update={"audio": wav})
-    return spec.model_copy(update={"export": export}), (track, wav, source)
+    return spec.model_copy(update={"export": export}), DeliveredAudio(track, wav, source)
 
 
 def count_frames(path: Path) -> int:
@@ -159,7 +169,7 @@ def _post(frames: np.ndarray | Any, fps: float | Fraction, n: int, spec: PostSpe
 
 def _finish(video: Path, post: PostResult, comp: Companions, data: dict[str, Any],
             extra: dict[str, Any] | None, generated: Path,
-            sound: tuple[AudioTrack, Path, str] | None = None) -> OutputFiles:
+            sound: DeliveredAudio | None = None) -> OutputFiles:
     stem = video.with_suffix("")
     thumb, last, sheet, layout = comp.write(stem)
     data["post"] = post.as_record()
@@ -171,13 +181,13 @@ def _finish(video: Path, post: PostResult, comp: Companions, data: dict[str, Any
     }
     data.setdefault("timings", {}).update({f"post_{k}": v for k, v in post.timings.items()})
     if sound is not None:
-        track, wav, source = sound
-        data["audio"] = audio_record(track, wav) | {"source": source, "codec_in_video": _audio_codec(video)}
+        data["audio"] = audio_record(sound.track, sound.wav) | {"source": sound.source,
+                                                                "codec_in_video": _audio_codec(video)}
     if extra:
         data.update(extra)
     side = write_sidecar(video, data)
     return OutputFiles(video, thumb, last, side, spritesheet=sheet, generated=generated,
-                       audio=sound[1] if sound else None)
+                       audio=sound.wav if sound else None)
 
 
 def _audio_codec(video: Path) -> str | None:
