@@ -237,13 +237,15 @@ class ModelInfo(BaseModel):
     license: str
     tiny: bool
     notes: str
+    # models that generate a soundtrack: its rate and the audio knobs' defaults (None: video only)
+    audio: AudioDefaults | None = None
 
     @classmethod
     def of(cls, entry: ModelEntry) -> ModelInfo:
         return cls(id=entry.id, family=entry.family, title=entry.title, modes=entry.modes, defaults=entry.defaults,
                    rules=entry.rules, distilled=entry.distilled, base_model=entry.base_model,
                    bundled_loras=list(entry.bundled_loras), hub_repo=entry.hub_repo, revision=entry.revision,
-                   license=entry.license, tiny=entry.tiny, notes=entry.notes)
+                   license=entry.license, tiny=entry.tiny, notes=entry.notes, audio=entry.audio)
 
 
 class Catalog:

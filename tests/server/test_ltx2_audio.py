@@ -211,3 +211,9 @@ def test_remix_regenerates_the_soundtrack_and_a_video_only_model_takes_none(clie
     assert r.status_code == 202, r.text
     other = wait_terminal(client, r.json()["id"])
     assert other["state"] == "completed" and other["has_audio"] is False
+
+
+def test_models_list_says_which_models_make_audio(client: httpx.Client) -> None:
+    models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+    assert models[MODEL]["audio"]["sample_rate"] == 16000
+    assert models["tiny-ltx-video"]["audio"] is None
