@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from pipelines.core.media import GeneratedMedia
 
 LTX2 = "ltx-2"  # the catalog family name (pipelines.families.ltx2.models.LTX2_FAMILY)
-# diffusers' LTX-2 default: the prompt is padded to this many Gemma tokens (tiny entries set less
-# through ``extra_call_kwargs["max_sequence_length"]``).
-MAX_SEQUENCE_LENGTH = 1024
 
 
 class Ltx2Family(FamilyAdapter):
@@ -107,4 +104,6 @@ class Ltx2Family(FamilyAdapter):
 
 
 def _max_tokens(entry: ModelEntry) -> int:
-    return int(entry.extra_call_kwargs.get("max_sequence_length", MAX_SEQUENCE_LENGTH))  # type: ignore[arg-type]
+    from pipelines.families.ltx2.models import MAX_SEQUENCE_LENGTH, SEQUENCE_LENGTHS
+
+    return SEQUENCE_LENGTHS.get(entry.id, MAX_SEQUENCE_LENGTH)

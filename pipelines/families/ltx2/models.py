@@ -82,8 +82,10 @@ TINY_ENTRIES: list[ModelEntry] = [
             "latent_channels": 4, "text_encoder_params_b": 0.0001, "text_dim": 32, "extra_params_b": 0.0}),
         tiny=True,
         audio=AudioDefaults(sample_rate=16000),
-        extra_call_kwargs={"max_sequence_length": 16},
     ),
 ]
 
 DISTILLED_SIGMAS: dict[str, tuple[float, ...]] = {"ltx-2.3-distilled": _DISTILLED_SIGMAS}
+# Gemma tokens the prompt is padded to: diffusers' 1024 for real checkpoints; the tiny one takes less.
+MAX_SEQUENCE_LENGTH = 1024
+SEQUENCE_LENGTHS: dict[str, int] = {"tiny-ltx-2": 16}
