@@ -82,7 +82,7 @@ def test_shift_per_size_override_and_restore(gen: VideoGenerator, tiny_weights_d
 # The scheduler the published Wan Diffusers repos ship (UniPC with flow sigmas, flow_shift 3.0 in the file),
 # and LTX-Video's (FlowMatchEuler with resolution-dependent dynamic shifting).
 def _published_scheduler(family: str) -> Any:
-    if family == "ltx-video":
+    if family in ("ltx-video", "ltx-2"):  # LTX-2 ships the same dynamic-shifting FlowMatchEuler
         return FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05,
                                                base_image_seq_len=1024, max_image_seq_len=4096, shift_terminal=0.1)
     return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0,

@@ -13,6 +13,8 @@ Sources (each entry's ``notes`` cites the same labels):
        config prepends "镜头晃动，"
 - [W22] Wan2.2 wan/configs/wan_t2v_A14B.py (sample_shift 12.0, 40 steps, sample_guide_scale (3.0, 4.0)
        = (low noise, high noise)) and wan_i2v_A14B.py (5.0, 40 steps, (3.5, 3.5))
+- [X1] diffusers 0.42.1 pipelines/ltx2: the LTX2Pipeline example (768x512, 121 frames @ 24, 30 steps, guidance
+       3.0, its negative prompt), repo ids in the docstrings, utils.DISTILLED_SIGMA_VALUES (8 steps, CFG 1)
 - [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
        Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 from pipelines.families import default_catalog
+from pipelines.families.ltx2.models import LTX2_NEGATIVE_PROMPT
 from pipelines.families.ltx_video import LTX_VIDEO
 from pipelines.families.ltx_video.models import LTX_DISTILLED_TIMESTEPS, LTX_NEGATIVE_PROMPT
 from pipelines.families.wan.models import WAN_I2V_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT
@@ -71,6 +74,8 @@ PUBLISHED = [
     Published("wan2.1-t2v-14b-lightx2v-4step", _480, 81, 16, 4, 1.0, None, 5.0, {}, None, "", "L1"),
     Published("wan2.1-i2v-14b-480p-lightx2v-4step", _480, 81, 16, 4, 1.0, None, 5.0, {}, None, "", "L1"),
     Published("wan2.2-t2v-a14b-lightning-4step", _720, 81, 16, 4, 1.0, 1.0, 5.0, {}, None, "", "L1"),
+    Published("ltx-2-19b", (768, 512), 121, 24, 30, 3.0, None, None, {}, None, LTX2_NEGATIVE_PROMPT, "X1"),
+    Published("ltx-2.3-distilled", (768, 512), 121, 24, 8, 1.0, None, None, {}, None, "", "X1"),
 ]
 
 

@@ -4,7 +4,7 @@ Verified from diffusers 0.42's own LTX-2 sources (pipeline docstrings and ``pipe
 the repo ids ``Lightricks/LTX-2`` (LTX-2 19B: LTX2Pipeline / LTX2ImageToVideoPipeline /
 LTX2ConditionPipeline over the same components, 24 kHz ``LTX2Vocoder``) and
 ``diffusers/LTX-2.3-Distilled-Diffusers`` (LTX-2.3 distilled, 48 kHz ``LTX2VocoderWithBWE``), the
-example settings (768x512, 121 frames at 24 fps, 40 steps, guidance 4.0) and the distilled sigma
+example settings (768x512, 121 frames at 24 fps, 30 steps, guidance 3.0, its negative prompt) and the distilled sigma
 schedule (8 steps, CFG 1). Assumed until measured: the architecture figures of 2.3 equal 2.0's
 (published as 19B: a 14B video stream and a 5B audio stream, 48 blocks, Gemma 3 12B), and the
 audio VAE + vocoder + text connectors at about 0.5B parameters.
@@ -16,6 +16,8 @@ from pipelines.core.audio_spec import AudioDefaults
 from pipelines.core.catalog import Architecture, Defaults, Mode, ModelEntry, ShapeRules
 
 LTX2_FAMILY = "ltx-2"
+# diffusers 0.42.1 pipelines/ltx2/pipeline_ltx2.py example
+LTX2_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 
 _PIPELINES = {
     Mode.TEXT_TO_VIDEO: "LTX2Pipeline",
@@ -40,14 +42,15 @@ ENTRIES: list[ModelEntry] = [
         family=LTX2_FAMILY,
         title="LTX-2 19B: video with a synchronized soundtrack (text, image, first+last frame)",
         pipelines=_PIPELINES,
-        defaults=Defaults(width=768, height=512, num_frames=121, fps=24, steps=40, guidance_scale=4.0,
-                          negative_prompt="worst quality, inconsistent motion, blurry, jittery, distorted"),
+        defaults=Defaults(width=768, height=512, num_frames=121, fps=24, steps=30, guidance_scale=3.0,
+                          negative_prompt=LTX2_NEGATIVE_PROMPT),
         rules=_RULES,
         architecture=_LTX2_19B,
         hub_repo="Lightricks/LTX-2",
         license="LTX-2 Community License",
         audio=AudioDefaults(sample_rate=24000),
-        notes="Settings from diffusers' LTX-2 example (768x512, 121 frames @ 24 fps, 40 steps, guidance 4.0); "
+        notes="Settings from diffusers' LTX2Pipeline example (768x512, 121 frames @ 24 fps, 30 steps, guidance 3.0, "
+              "its negative prompt) [X1]; "
               "audio knobs are LTX2Pipeline's defaults (audio guidance 7, STG 1, modality 3, rescale 0.7). "
               "Describe the soundtrack inside the prompt (speech in quotes, ambience, music), as LTX-2 expects.",
     ),
@@ -63,7 +66,7 @@ ENTRIES: list[ModelEntry] = [
         license="LTX-2 Community License",
         distilled=True,
         audio=AudioDefaults(sample_rate=48000, guidance_scale=1.0),
-        notes="Repo id from diffusers 0.42's LTX-2 HDR docstring; the 8-step sigma schedule is diffusers' "
+        notes="Repo id from diffusers 0.42's LTX-2 HDR docstring [X1]; the 8-step sigma schedule is diffusers' "
               "DISTILLED_SIGMA_VALUES; guidance 1.0 (one pass per step). Architecture figures assumed equal to "
               "LTX-2 19B's.",
     ),
