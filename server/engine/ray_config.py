@@ -31,7 +31,6 @@ class PoolConfig:
     log_level: int = logging.INFO
 
 
-
 @dataclass(frozen=True)
 class BridgeConfig:
     address: str                      # "" starts a private single-machine Ray; "auto" or host:port joins one
@@ -41,8 +40,24 @@ class BridgeConfig:
     # Ray ends a driver after this long without its GCS; the parent then restarts the bridge,
     # which waits for the cluster to come back.
     gcs_reconnect_timeout_s: int = 15
-    # No worker actor alive this long (the cluster went away, or came back as a new cluster that
-    # this driver cannot use): the bridge exits, and the parent starts a fresh one that reconnects.
-    no_worker_exit_s: float = 20.0
+    # Liveness, judged by the API process: the bridge's event loop sends a heartbeat every
+    # ``heartbeat_s``; silence past ``silence_s`` (``start_grace_s`` before the first message) and the
+    # parent reports not ready at once, kills the bridge and starts a fresh one.
+    heartbeat_s: float = 1.0
+    silence_s: float = 10.0
+    start_grace_s: float = 90.0
+    # Inside the bridge, a watchdog thread (not the loop) probes the GCS port every
+    # ``gcs_probe_s``; the loop asks the GCS for its nodes every ``cluster_check_s`` (answer within
+    # ``cluster_check_timeout_s``). Either failing = not connected, reported at once (readyz 503).
+    gcs_probe_s: float = 0.5
+    cluster_check_s: float = 2.0
+    cluster_check_timeout_s: float = 5.0
+    # The watchdog thread ends the bridge (the parent restarts it) when the cluster stays unusable
+    # this long, when its own loop stalls this long, or when no worker actor has been alive (nor
+    # been started) for ``no_worker_exit_s`` while the cluster answers (e.g. it came back as a new
+    # cluster that this driver cannot use).
+    cluster_lost_exit_s: float = 20.0
+    loop_stall_exit_s: float = 15.0
+    no_worker_exit_s: float = 60.0
     init_kwargs: dict[str, Any] | None = None
     log_level: int = logging.INFO

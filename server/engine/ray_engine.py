@@ -6,6 +6,11 @@ The API process imports neither ray nor torch: it starts one *bridge* child proc
 (the cluster went away and Ray ended its driver), running jobs fail with ``WorkerCrashed``
 (requeued once by the job layer), ``ready()`` is False so ``/readyz`` answers 503 and the
 dispatcher holds queued jobs, and the bridge is started again until the cluster is back.
+
+The bridge is judged by what this process receives, not by what it says about itself: its event
+loop sends a heartbeat every second, and a bridge silent for ``silence_s`` (stuck inside Ray, say)
+is reported not ready at once, killed and started again. The check runs on the API's own loop,
+which never waits on Ray.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class _Bridge:
     exited: asyncio.Future[None]
     connected: bool = False
     workers: list[WorkerInfo] = field(default_factory=list)
+    last_heard: float | None = None   # monotonic time of its last message of any kind
+    killed_for: str | None = None     # why this process killed it
 
 
 class RayEngine:
@@ -66,6 +73,7 @@ class RayEngine:
         event_timeout_s: float = 30.0,
         heartbeat_s: float = 2.0,
         gcs_reconnect_timeout_s: int = 15,
+        bridge_silence_s: float = 10.0,
         init_kwargs: dict[str, Any] | None = None,
         log_level: int | None = None,
         generator_options: dict[str, Any] | None = None,
@@ -79,8 +87,8 @@ class RayEngine:
             generator_options=dict(generator_options or {}),
         )
         self._cfg = BridgeConfig(address=address, pool=pool, namespace=namespace,
-                                 gcs_reconnect_timeout_s=gcs_reconnect_timeout_s, init_kwargs=init_kwargs,
-                                 log_level=level)
+                                 gcs_reconnect_timeout_s=gcs_reconnect_timeout_s, silence_s=bridge_silence_s,
+                                 init_kwargs=init_kwargs, log_level=level)
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._ctx = mp.get_context("spawn")
@@ -91,6 +99,7 @@ class RayEngine:
         self._stopping = False
         self._quick_deaths = 0
         self._restart: asyncio.TimerHandle | None = None
+        self._liveness: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -102,6 +111,8 @@ class RayEngine:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         self._spawn()
+        if self._liveness is None:
+            self._liveness = self._loop.create_task(self._judge_bridge(), name="ray-bridge-liveness")
         await self.wait_ready(timeout=self._start_timeout)
         if not self.ready():
             await self.stop()
@@ -112,6 +123,10 @@ class RayEngine:
         self._stopping = True
         if self._restart is not None:
             self._restart.cancel()
+        if self._liveness is not None:
+            self._liveness.cancel()
+            await asyncio.gather(self._liveness, return_exceptions=True)
+            self._liveness = None
         b = self._bridge
         self._fail_all("engine stopped")
         if b is None:
@@ -152,6 +167,11 @@ class RayEngine:
 
     def workers(self) -> list[WorkerInfo]:
         return list(self._bridge.workers) if self._bridge is not None else []
+
+    def bridge_pid(self) -> int | None:
+        """The Ray driver process now serving this engine (operators' logs, tests)."""
+        b = self._bridge
+        return b.process.pid if b is not None and not b.exited.done() else None
 
     async def run(self, item: WorkItem, on_event: OnEvent) -> WorkResult:
         loop = self._running_loop()
@@ -224,6 +244,8 @@ class RayEngine:
         if self._bridge is not b:
             return
         how = describe_exit(b.process.exitcode)
+        if b.killed_for:
+            how = f"{how}, killed: {b.killed_for}"
         b.connected, b.workers = False, []
         self._fail_all(f"the Ray bridge exited ({how}): the cluster was lost")
         self._signal.notify()
@@ -241,8 +263,40 @@ class RayEngine:
         if not self._stopping:
             self._spawn()
 
+    async def _judge_bridge(self) -> None:
+        """Kill a bridge that has gone silent: whatever it is stuck on, only a fresh one recovers."""
+        cfg = self._cfg
+        while True:
+            await asyncio.sleep(min(1.0, cfg.heartbeat_s))
+            b = self._bridge
+            if b is None or b.exited.done() or b.killed_for or self._stopping:
+                continue
+            # What arrived while this loop was busy counts before judging.
+            self._on_readable(b, limit=None)
+            now = time.monotonic()
+            if b.last_heard is None:
+                silent, limit = now - b.started_at, cfg.start_grace_s
+            else:
+                silent, limit = now - b.last_heard, cfg.silence_s
+            if silent <= limit:
+                continue
+            b.killed_for = f"no heartbeat for {silent:.0f}s"
+            log.error("Ray bridge pid %s sent nothing for %.0fs (limit %.0fs); not ready; killing it",
+                      b.process.pid, silent, limit)
+            was = self.ready()
+            b.connected, b.workers = False, []
+            if was:
+                log.warning("Ray engine NOT ready (the bridge is silent)")
+            self._signal.notify()
+            b.process.kill()  # _on_exit fails its jobs (retryable) and starts a new bridge
+
     def _handle(self, b: _Bridge, msg: tuple[Any, ...]) -> None:
+        b.last_heard = time.monotonic()
         kind = msg[0]
+        if kind == "heartbeat":
+            return
+        if kind == "state" and b.killed_for:
+            return  # being killed: it no longer says whether the engine is ready
         if kind == "state":
             was = self.ready()
             b.connected = bool(msg[1]["connected"])

@@ -2,9 +2,10 @@
 
 Runs where a Ray driver may run: in ``server.engine.ray_bridge``'s child process (never in the API
 process, because Ray ends a driver whose cluster stays away). Shaped like an ``Engine``, on one
-asyncio loop. Every Ray call has a deadline: a job's stream must deliver a message (an event or a
-heartbeat) every ``event_timeout_s``, probes of idle actors answer within ``call_timeout_s``;
-otherwise the actor is killed, its job fails with ``WorkerCrashed`` (retryable: the job layer
+asyncio loop. Every Ray call has a deadline: blocking driver calls (creating and killing actors,
+submitting to them) run through ``RayCalls`` off the loop; a job's stream must deliver a message
+(an event or a heartbeat) every ``event_timeout_s``, probes of idle actors answer within
+``call_timeout_s``; otherwise the actor is killed, its job fails with ``WorkerCrashed`` (retryable: the job layer
 requeues it once) and a replacement actor is created, which Ray places when the cluster has room.
 """
 
@@ -31,6 +32,7 @@ from server.engine.base import (
     WorkResult,
 )
 from server.engine.handles import NoIdleWorker, engine_error
+from server.engine.ray_calls import RayCalls
 from server.engine.ray_config import PoolConfig
 from server.engine.ray_worker import RayWorker, RayWorkerConfig
 from server.engine.waiting import StateSignal, acquire_idle
@@ -52,6 +54,7 @@ class ActorSlot:
     status: dict[str, Any] = field(default_factory=dict)
     quick_deaths: int = 0
     born: float = 0.0
+    creating: bool = False            # an actor of this slot is being created (a Ray call in flight)
 
     @property
     def alive(self) -> bool:
@@ -63,8 +66,10 @@ class ActorSlot:
 
 
 class RayPool:
-    def __init__(self, cfg: PoolConfig) -> None:
+    def __init__(self, cfg: PoolConfig, calls: RayCalls | None = None) -> None:
         self.cfg = cfg
+        self.calls = calls or RayCalls(cfg.call_timeout_s)
+        self.last_spawn = 0.0             # monotonic time an actor was last started (the bridge's watchdog)
         self.slots: list[ActorSlot] = []
         self._actor_cls: Any = None
         self._waiting: dict[str, bool] = {}   # job id -> cancelled, for runs waiting for a worker
@@ -80,7 +85,7 @@ class RayPool:
         cfg = self.cfg
         count = cfg.workers
         if count is None:
-            have = ray.cluster_resources().get(cfg.resource, 0)
+            have = (await self.calls(ray.cluster_resources)).get(cfg.resource, 0)
             count = int(have)
             if count < 1:
                 raise EngineError(f"the Ray cluster has no {cfg.resource!r} resource; give --workers to wait for one")
@@ -101,11 +106,10 @@ class RayPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        actors = [slot.actor for slot in self.slots if slot.actor is not None]
         for slot in self.slots:
-            if slot.actor is not None:
-                with contextlib.suppress(Exception):
-                    ray.kill(slot.actor, no_restart=True)
-                slot.actor, slot.ready = None, False
+            slot.actor, slot.ready = None, False
+        await asyncio.gather(*(self._kill(a) for a in actors))
         self._notify()
 
     def on_change(self, listener: Callable[[], None]) -> None:
@@ -144,8 +148,7 @@ class RayPool:
             return await self._stream(slot, actor, item, on_event)
         except asyncio.CancelledError:
             # The caller gave up (shutdown): stop the actor's work too, without waiting for it.
-            with contextlib.suppress(Exception):
-                actor.cancel.remote(item.job_id)
+            self._background(self._quietly(actor.cancel.remote, item.job_id))
             raise
         finally:
             if slot.actor is actor and slot.job == item.job_id:
@@ -157,7 +160,8 @@ class RayPool:
             if slot.job == job_id and slot.actor is not None:
                 actor = slot.actor
                 try:
-                    return bool(await asyncio.wait_for(actor.cancel.remote(job_id), self.cfg.call_timeout_s))
+                    ref = await self.calls(actor.cancel.remote, job_id)
+                    return bool(await asyncio.wait_for(ref, self.cfg.call_timeout_s))
                 except (TimeoutError, RayError) as exc:
                     # The stream's own deadline notices a dead actor; the job fails there.
                     log.warning("job %s: cancel on %s failed: %s", job_id, slot.worker_id, exc)
@@ -175,7 +179,7 @@ class RayPool:
         job = item.job_id
         timeout = self.cfg.event_timeout_s
         try:
-            stream = actor.run.remote(item)
+            stream = await self.calls(actor.run.remote, item)
             while True:
                 ref = await asyncio.wait_for(stream.__anext__(), timeout)
                 msg = await asyncio.wait_for(ref, timeout)
@@ -237,24 +241,40 @@ class RayPool:
     # -- actors: start, probe, lose, replace -------------------------------------------------
 
     def _spawn(self, slot: ActorSlot) -> None:
-        if self._stopping:
+        if self._stopping or slot.creating:
             return
         slot.incarnation += 1
+        slot.creating, slot.ready, slot.status, slot.born = True, False, {}, time.monotonic()
+        self.last_spawn = slot.born
+        self._background(self._create(slot))
+
+    async def _create(self, slot: ActorSlot) -> None:
         wc = WorkerConfig(
             worker_id=slot.worker_id, device=self.cfg.device, cuda_visible_devices="",
             weights_dir=self.cfg.weights_dir, model_paths=self.cfg.model_paths, dtype=self.cfg.dtype,
             max_models=self.cfg.max_models, cpu_threads=self.cfg.cpu_threads, log_level=self.cfg.log_level,
             generator_options=self.cfg.generator_options,
         )
-        slot.actor = self._actor_cls.remote(RayWorkerConfig(wc, self.cfg.heartbeat_s))
-        slot.ready, slot.status, slot.born = False, {}, time.monotonic()
-        self._background(self._bring_up(slot, slot.actor))
+        try:
+            actor = await self.calls(self._actor_cls.remote, RayWorkerConfig(wc, self.cfg.heartbeat_s))
+        except Exception as exc:  # TimeoutError, or Ray refusing (the cluster is gone)
+            slot.creating = False
+            log.error("%s: creating the actor failed: %s", slot.worker_id, _first_line(exc))
+            self._replace_later(slot, "creating it failed")
+            return
+        slot.creating = False
+        if self._stopping:
+            await self._kill(actor)
+            return
+        slot.actor = actor
+        await self._bring_up(slot, actor)
 
     async def _bring_up(self, slot: ActorSlot, actor: Any) -> None:
-        # No deadline: a replacement waits (pending in Ray) until the cluster has room for it.
+        # No deadline on the answer: a replacement waits (pending in Ray) until the cluster has room for it.
         try:
-            status = await actor.status.remote()
-        except RayError as exc:
+            ref = await self.calls(actor.status.remote)
+            status = await ref
+        except (TimeoutError, RayError) as exc:
             log.error("%s: actor failed to start: %s", slot.worker_id, str(exc).splitlines()[0])
             self._lost(slot, actor, "failed to start")
             return
@@ -265,8 +285,8 @@ class RayPool:
             self._notify()
             if self.cfg.preload:
                 # After ready, not before: a job sent meanwhile waits on the actor's run lock.
-                with contextlib.suppress(RayError):
-                    status = await actor.preload.remote(list(self.cfg.preload))
+                with contextlib.suppress(RayError, TimeoutError):
+                    status = await (await self.calls(actor.preload.remote, list(self.cfg.preload)))
                     if slot.actor is actor:
                         slot.status = status
                         self._notify()
@@ -283,7 +303,8 @@ class RayPool:
 
     async def _probe(self, slot: ActorSlot, actor: Any) -> None:
         try:
-            status = await asyncio.wait_for(actor.status.remote(), self.cfg.call_timeout_s)
+            ref = await self.calls(actor.status.remote)
+            status = await asyncio.wait_for(ref, self.cfg.call_timeout_s)
         except (TimeoutError, RayError) as exc:
             reason = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
             self._lost(slot, actor, f"probe: {reason}")
@@ -295,10 +316,12 @@ class RayPool:
         """Forget a dead (or unresponsive) actor and start its replacement."""
         if slot.actor is not actor:
             return
-        with contextlib.suppress(Exception):
-            ray.kill(actor, no_restart=True)
+        self._background(self._kill(actor))
         slot.actor, slot.ready, slot.job = None, False, None
         self._notify()
+        self._replace_later(slot, reason)
+
+    def _replace_later(self, slot: ActorSlot, reason: str) -> None:
         if self._stopping:
             return
         slot.quick_deaths = 0 if time.monotonic() - slot.born > 60 else slot.quick_deaths + 1
@@ -309,6 +332,16 @@ class RayPool:
     def _replace(self, slot: ActorSlot) -> None:
         if slot.actor is None and not self._stopping:
             self._spawn(slot)
+
+    async def _kill(self, actor: Any) -> None:
+        await self._quietly(ray.kill, actor, no_restart=True)
+
+    async def _quietly(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """A Ray call whose outcome does not matter (kill, a cancel on the way out): bounded, never raising."""
+        try:
+            await self.calls(fn, *args, **kwargs)
+        except Exception as exc:
+            log.debug("%s failed: %s", getattr(fn, "__name__", fn), _first_line(exc))
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -324,3 +357,8 @@ class RayPool:
                 listener()
             except Exception:
                 log.exception("pool listener failed")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

@@ -22,13 +22,16 @@ RESOURCE = "vgpu"
 # Fast failure detection; the defaults (seconds of missed health checks) are for real networks.
 SYSTEM_CONFIG = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,
                  "health_check_failure_threshold": 4}
+# What a test head node leaves out: the dashboard (its process takes a core of a 2-core machine,
+# ~94% while its cluster is gone) and the autoscaler's monitor. No test uses either.
+HEAD_ARGS = {"include_dashboard": False, "no_monitor": True, "_system_config": SYSTEM_CONFIG}
 
 
 class GpuCluster:
     """A ``Cluster`` with helpers to add and remove "GPU" nodes."""
 
     def __init__(self) -> None:
-        self.cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "_system_config": SYSTEM_CONFIG})
+        self.cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **HEAD_ARGS})
         self.nodes: list[Any] = []
 
     @property

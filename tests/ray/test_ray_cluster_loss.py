@@ -1,24 +1,43 @@
-"""The whole Ray cluster goes away: /readyz fails, new jobs wait (queued, not failed), and they run
-once a cluster is back at the same address."""
+"""The whole Ray cluster goes away: /readyz fails within seconds, new jobs wait (queued, not
+failed), running ones are requeued, and everything runs once a cluster is back at the same address;
+again and again, with a CPU hog beside it. And a bridge that stops answering (stuck inside Ray, say)
+is killed and replaced by the API process, which judges it by the heartbeats it receives."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil
 import pytest
 from ray.cluster_utils import Cluster
 
-from tests.ray.conftest import RESOURCE, SYSTEM_CONFIG
-from tests.server.conftest import API_KEY, LiveServer, free_port, make_settings, wait_terminal
+from server.engine.base import WorkItem
+from server.engine.ray_engine import RayEngine
+from tests.ray.conftest import HEAD_ARGS, RESOURCE, GpuCluster
+from tests.ray.test_ray_engine import run, spec
+from tests.server.conftest import API_KEY, LiveServer, free_port, make_settings, wait_state, wait_terminal
 
 pytestmark = pytest.mark.ray
+
+ROUNDS = 3
+# How soon /readyz must say 503 once the cluster is gone: the bridge's watchdog thread probes the
+# GCS port twice a second and the loop reports the change at its next heartbeat (1 s), so about
+# 2 s; the rest is room for a machine whose cores are both busy.
+LOST_WITHIN_S = 10.0
 
 
 def one_node_cluster(port: int) -> Cluster:
     return Cluster(initialize_head=True, head_node_args={
-        "gcs_server_port": port, "num_cpus": 1, "resources": {RESOURCE: 1}, "_system_config": SYSTEM_CONFIG})
+        "gcs_server_port": port, "num_cpus": 1, "resources": {RESOURCE: 1}, **HEAD_ARGS})
 
 
 def wait_status(client: httpx.Client, code: int, timeout: float) -> float:
@@ -27,7 +46,18 @@ def wait_status(client: httpx.Client, code: int, timeout: float) -> float:
         if client.get("/readyz").status_code == code:
             return time.monotonic() - t0
         time.sleep(0.2)
-    raise TimeoutError(f"/readyz never answered {code}: {client.get('/readyz').json()}")
+    raise TimeoutError(f"/readyz never answered {code} within {timeout:.0f}s: {client.get('/readyz').json()}")
+
+
+@pytest.fixture()
+def cpu_hog() -> Iterator[psutil.Process]:
+    """A process that spins on one core for as long as the test runs (the busy machine of the report)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield psutil.Process(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 def test_cluster_lost_then_back(tiny_weights_dir: Path, tmp_path: Path) -> None:
@@ -57,3 +87,99 @@ def test_cluster_lost_then_back(tiny_weights_dir: Path, tmp_path: Path) -> None:
         live.stop()
         if cluster is not None:
             cluster.shutdown()
+
+
+def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
+        tiny_weights_dir: Path, tmp_path: Path, cpu_hog: psutil.Process) -> None:
+    port = free_port()
+    cluster: Cluster | None = one_node_cluster(port)
+    assert cluster is not None
+    settings = make_settings(tmp_path, tiny_weights_dir, engine="ray", ray_address=cluster.address,
+                             ray_resource=RESOURCE, workers=1, device="cpu", ray_event_timeout_s=20)
+    live = LiveServer(settings).start(timeout=180)
+    engine = live.app.state.jobs.engine
+    bridges: set[int] = set()
+    figures: list[str] = []
+    try:
+        with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:
+            for rnd in range(ROUNDS):
+                wait_status(client, 200, 180)
+                bridges.add(engine.bridge_pid())
+                # One job running (long enough to be cut off), one queued behind it.
+                running = client.post("/v1/text-to-video", json={"prompt": f"cut off {rnd}", "steps": 150}).json()["id"]
+                behind = client.post("/v1/text-to-video", json={"prompt": f"behind {rnd}", "steps": 2}).json()["id"]
+                wait_state(client, running, "in_progress", timeout=120)
+                assert cpu_hog.is_running()
+                cluster.shutdown()
+                cluster = None
+                lost_after = wait_status(client, 503, 60)
+                # Accepted while the cluster is away, and held: queued, not failed.
+                during = client.post("/v1/text-to-video", json={"prompt": f"during {rnd}", "steps": 2})
+                assert during.status_code == 202, during.text
+                time.sleep(2)
+                assert client.get(f"/v1/videos/{during.json()['id']}").json()["state"] == "queued"
+                assert client.get(f"/v1/videos/{behind}").json()["state"] == "queued"
+                cluster = one_node_cluster(port)
+                back_after = wait_status(client, 200, 180)
+                jobs = {job_id: wait_terminal(client, job_id, timeout=240)
+                        for job_id in (running, behind, during.json()["id"])}
+                figures.append(f"round {rnd}: 503 after {lost_after:.1f}s, 200 again after {back_after:.1f}s")
+                assert lost_after < LOST_WITHIN_S, figures
+                for job in jobs.values():
+                    # The one cut off is requeued once (attempt 2); the others run on their first attempt.
+                    assert job["state"] == "completed", job
+                    assert job["attempts"] == (2 if job["id"] == running else 1), job
+                bridges.add(engine.bridge_pid())
+    finally:
+        print("\n" + "\n".join(figures))
+        live.stop()
+        if cluster is not None:
+            cluster.shutdown()
+    # Each loss ended its bridge (a driver of a dead cluster cannot serve the next one), and every
+    # bridge is gone after the server stopped.
+    assert len(bridges) >= ROUNDS, bridges
+    assert not [p for p in bridges if _running(p)], bridges
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture()
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    lp = asyncio.new_event_loop()
+    asyncio.set_event_loop(lp)
+    yield lp
+    lp.close()
+    asyncio.set_event_loop(None)
+
+
+def test_a_bridge_that_goes_silent_is_killed_and_replaced(gpu_cluster: GpuCluster, tiny_weights_dir: Path,
+                                                           tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """SIGSTOP: the bridge process is there but sends nothing, as when its loop is stuck inside Ray."""
+    gpu_cluster.ensure_gpu_nodes(1)
+    engine = RayEngine(gpu_cluster.address, tiny_weights_dir, workers=1, resource=RESOURCE, cpu_threads=1,
+                       start_timeout=120, bridge_silence_s=3.0)
+    run(engine.start())
+    try:
+        stopped = engine.bridge_pid()
+        assert stopped is not None
+        os.kill(stopped, signal.SIGSTOP)
+        t0 = time.monotonic()
+        while engine.ready():
+            assert time.monotonic() - t0 < 15, "still ready long after the bridge went silent"
+            run(asyncio.sleep(0.1))
+        not_ready_after = time.monotonic() - t0
+        assert run(engine.wait_ready(timeout=180)), engine.workers()
+        assert engine.bridge_pid() not in (None, stopped)
+        assert not _running(stopped)
+        result: Any = run(engine.run(WorkItem("after-silence", spec(steps=2), tmp_path / "a"), lambda ev: None))
+        assert Path(result.files["video"]).is_file()
+    finally:
+        run(engine.stop())
+    print(f"\nsilent bridge: not ready after {not_ready_after:.1f}s")
+    # 3 s of silence allowed, checked every second.
+    assert 2.5 <= not_ready_after < 8, not_ready_after
