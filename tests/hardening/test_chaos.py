@@ -23,6 +23,7 @@ import av
 import httpx
 import pytest
 
+from tests.processes import tied_popen
 from tests.server.conftest import API_KEY, free_port
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ class Server:
                "--weights-dir", str(self.weights), "--port", str(self.port), "--api-key", API_KEY,
                "--no-demo-models", "--default-model", "tiny-ltx-video"]
         log = open(self.data / f"server-{time.time_ns()}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        self.proc = tied_popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

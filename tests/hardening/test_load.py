@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.load_test import LoadConfig, run_load, start_server, wait_ready
+from tests.processes import die_with_parent, stop
 from tests.server.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -29,14 +30,14 @@ RSS_GROWTH_BOUND_MB = 60.0
 def test_load_hundreds_of_clients(tiny_weights_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(tmp_path, tiny_weights_dir, port, ("k-load", "k-admin"), workers=1, queue_max=30)
+    proc = start_server(tmp_path, tiny_weights_dir, port, ("k-load", "k-admin"), workers=1, queue_max=30,
+                        preexec_fn=die_with_parent)
     try:
         wait_ready(url, proc)
         asyncio.run(run_load(LoadConfig(url, "k-load", "k-admin", clients=2)))  # warm-up
         s = asyncio.run(run_load(LoadConfig(url, "k-load", "k-admin", clients=200), proc.pid))
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
     assert set(s["submit_codes"]) <= {"202", "429", "503"}, s
     assert s["submit_codes"].get("202", 0) >= 30 and s["refused_without_retry_after"] == 0, s
     assert s["server_errors_5xx"] == 0, s

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import stop, tied_popen
 from tests.server.conftest import API_KEY, FAST, LiveServer, free_port, make_settings, wait_state, wait_terminal
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,7 @@ def _start(data: Path, weights: Path) -> tuple[subprocess.Popen[bytes], httpx.Cl
     cmd = [sys.executable, "-m", "server.cli_serve", "--engine", "inprocess", "--data-dir", str(data),
            "--weights-dir", str(weights), "--port", str(port), "--api-key", API_KEY, "--no-demo-models",
            "--default-model", "tiny-ltx-video"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(data / f"server-{port}.log", "wb"))  # noqa: SIM115
+    proc = tied_popen(cmd, stdout=subprocess.DEVNULL, stderr=open(data / f"server-{port}.log", "wb"))  # noqa: SIM115
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {API_KEY}"},
                           timeout=30)
     deadline = time.monotonic() + 120
@@ -62,8 +63,7 @@ def test_sigkill_server_then_restart_loses_nothing(tiny_weights_dir: Path, tmp_p
         listed = client.get("/v1/videos", params={"limit": 10}).json()["data"]
         assert {j["id"] for j in listed} == {j["id"] for j in jobs}
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop(proc, grace_s=20)
         client.close()
 
 
