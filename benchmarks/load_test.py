@@ -1,7 +1,10 @@
 """Load test: hundreds of concurrent clients against a running vidserve, on loopback.
 
 Each client submits one job, then follows it: polls its status, reads the SSE stream (every third
-client), downloads the MP4 when done. Refused submissions must be 429/503 with ``Retry-After``;
+client), downloads the MP4 when done. Beside them, ``burst_pollers`` clients poll one job that was
+accepted before the burst, every 50 ms for as long as submissions are in flight: what a client
+polling its job sees while others submit (``burst_poll_*``). Submission latency is every
+submission's, 202 or refused (``submit_*``). Refused submissions must be 429/503 with ``Retry-After``;
 nothing may be a 5xx; every accepted job must end ``completed`` exactly once (the admin listing
 holds each accepted id once and nothing else); the API process's RSS is read before and after.
 
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ class LoadConfig:
     poll_interval_s: float = 0.25
     job_timeout_s: float = 300.0
     sse_every: int = 3
+    burst_pollers: int = 4
     tag: str = field(default_factory=lambda: f"load-{time.time_ns()}")  # metadata label of this run's jobs
 
 
@@ -51,6 +56,8 @@ class LoadOutcome:
     missing_retry_after: int = 0
     accepted: list[str] = field(default_factory=list)
     poll_latencies: list[float] = field(default_factory=list)
+    submit_latencies: list[float] = field(default_factory=list)  # every submission, 202 or refused
+    burst_poll_latencies: list[float] = field(default_factory=list)
     poll_server_s: list[float] = field(default_factory=list)  # the server's own time (Server-Timing)
     sse_streams: int = 0
     sse_terminal: int = 0
@@ -66,8 +73,14 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-async def _client(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcome) -> None:
-    r = await c.post("/v1/text-to-video", json={**cfg.body, "metadata": {"run": cfg.tag, "client": str(i)}})
+async def _client(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcome,
+                  submitted: asyncio.Semaphore) -> None:
+    t0 = time.perf_counter()
+    try:
+        r = await c.post("/v1/text-to-video", json={**cfg.body, "metadata": {"run": cfg.tag, "client": str(i)}})
+    finally:
+        submitted.release()
+    out.submit_latencies.append(time.perf_counter() - t0)
     out.submit_codes[str(r.status_code)] += 1
     if r.status_code != 202:
         if r.status_code in (429, 503) and "retry-after" not in r.headers:
@@ -106,14 +119,37 @@ async def _client(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcom
             out.download_bytes += len(r.content)
 
 
+async def _burst_poller(c: httpx.AsyncClient, job_id: str, submitting: asyncio.Event, out: LoadOutcome) -> None:
+    while submitting.is_set():
+        t0 = time.perf_counter()
+        await c.get(f"/v1/videos/{job_id}")
+        out.burst_poll_latencies.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.05)
+
+
+async def _until_submitted(submitted: asyncio.Semaphore, clients: int, submitting: asyncio.Event) -> None:
+    for _ in range(clients):
+        await submitted.acquire()
+    submitting.clear()
+
+
 async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, Any]:
     out = LoadOutcome()
-    limits = httpx.Limits(max_connections=cfg.clients + 10, max_keepalive_connections=cfg.clients + 10)
+    conns = cfg.clients + cfg.burst_pollers + 10
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     async with httpx.AsyncClient(base_url=cfg.url, headers={"Authorization": f"Bearer {cfg.api_key}"},
                                  timeout=60, limits=limits) as c:
+        watched = None
+        if cfg.burst_pollers:  # a job accepted before the burst, for the pollers to watch
+            r = await c.post("/v1/text-to-video", json={**cfg.body, "metadata": {"run": f"{cfg.tag}-watched"}})
+            watched = r.json()["id"] if r.status_code == 202 else None
         rss_before = rss_bytes(server_pid) if server_pid else None
+        submitted, submitting = asyncio.Semaphore(0), asyncio.Event()
+        submitting.set()
         t0 = time.monotonic()
-        await asyncio.gather(*(_client(i, c, cfg, out) for i in range(cfg.clients)))
+        pollers = [_burst_poller(c, watched, submitting, out) for _ in range(cfg.burst_pollers) if watched]
+        await asyncio.gather(*(_client(i, c, cfg, out, submitted) for i in range(cfg.clients)),
+                             _until_submitted(submitted, cfg.clients, submitting), *pollers)
         wall = time.monotonic() - t0
         rss_after = rss_bytes(server_pid) if server_pid else None
         listed: list[str] = []
@@ -138,6 +174,11 @@ async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, 
         "final_states": dict(out.final_states),
         "lost": sorted(set(out.accepted) - set(listed)), "unexpected": sorted(set(listed) - set(out.accepted)),
         "duplicated_in_listing": len(listed) - len(set(listed)),
+        "submit_p50_ms": _ms(_pct(out.submit_latencies, 0.5)), "submit_p99_ms": _ms(_pct(out.submit_latencies, 0.99)),
+        "submit_max_ms": _ms(max(out.submit_latencies) if out.submit_latencies else None),
+        "burst_polls": len(out.burst_poll_latencies),
+        "burst_poll_p50_ms": _ms(_pct(out.burst_poll_latencies, 0.5)),
+        "burst_poll_p99_ms": _ms(_pct(out.burst_poll_latencies, 0.99)),
         "polls": len(lat), "poll_p50_ms": _ms(_pct(lat, 0.5)), "poll_p99_ms": _ms(_pct(lat, 0.99)),
         "poll_max_ms": _ms(max(lat) if lat else None),
         # What of that the server spent answering; the rest is connection, queueing and the client's own loop.
@@ -171,13 +212,13 @@ def _mb(v: int | None) -> float | None:
 
 
 def start_server(data: Path, weights: Path, port: int, keys: tuple[str, str], workers: int,
-                 queue_max: int) -> subprocess.Popen[bytes]:
+                 queue_max: int, preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "VIDSERVE_ADMIN_API_KEYS": json.dumps([keys[1]]), "VIDSERVE_QUEUE_MAX": str(queue_max),
            "VIDSERVE_QUEUE_MAX_PER_KEY": str(queue_max), "VIDSERVE_WORKERS": str(workers),
            "VIDSERVE_DEVICE": "cpu", "VIDSERVE_DEFAULT_MODEL": "tiny-ltx-video"}
     cmd = [sys.executable, "-m", "server.cli_serve", "--engine", "local", "--data-dir", str(data), "--weights-dir",
            str(weights), "--port", str(port), "--api-key", keys[0]]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, preexec_fn=preexec_fn,
                             stderr=open(data / "server.log", "wb"))
 
 
@@ -205,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--queue-max", type=int, default=60)
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--burst-pollers", type=int, default=4, help="clients polling one job during the burst")
     args = p.parse_args(argv)
     keys = ("load-key", "load-admin")
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,13 +257,17 @@ def main(argv: list[str] | None = None) -> int:
         proc = start_server(data, weights, args.port, keys, args.workers, args.queue_max)
         try:
             wait_ready(url, proc)
-            cfg = LoadConfig(url, keys[0], keys[1], clients=args.clients)
+            cfg = LoadConfig(url, keys[0], keys[1], clients=args.clients, burst_pollers=args.burst_pollers)
             # Warm-up: one job through, so the "before" RSS includes what every request path imports.
             asyncio.run(run_load(LoadConfig(url, keys[0], keys[1], clients=2)))
             summary = asyncio.run(run_load(cfg, proc.pid))
         finally:
             proc.terminate()
-            proc.wait(30)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
     result = {"benchmark": "load", "created_at": time.time(), "machine": machine_info(),
               "settings": {"model": "tiny-ltx-video", **asdict(cfg), "workers": args.workers,
                            "queue_max": args.queue_max, "engine": "local", "api_key": "(redacted)",

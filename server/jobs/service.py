@@ -125,9 +125,10 @@ class JobService:
     async def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
         """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created).
 
-        The commit (a full sync to disk) and the webhook host check (a DNS lookup) run in a thread,
-        so a burst of submissions never stalls status polls and event streams on the event loop;
-        queueing happens back on the loop, after the commit."""
+        The commit (the store's writer thread, one sync to disk per group of submissions) and the
+        webhook host check (a DNS lookup, in a thread) never run on the event loop, so a burst of
+        submissions does not stall status polls and event streams; queueing happens back on the
+        loop, after the commit."""
         self.check_room(jobs[0].key_id, len(jobs))
         if jobs[0].webhook_url and self.webhooks.policy is not None:
             try:
@@ -137,14 +138,23 @@ class JobService:
                 for job in jobs:  # the folders create_jobs made for inputs
                     shutil.rmtree(self.jobs_dir / job.id, ignore_errors=True)
                 raise
-        stored, created = await asyncio.to_thread(self.store.create, jobs, idempotency)
-        if created:
-            for job in stored:
-                self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True,
-                                affinity=lora_key(job.spec))
-                log.info("job %s: queued (%s %s, priority %d)", job.id, job.model, job.size, job.priority)
-            self.dispatcher.wake()
+        commit = asyncio.ensure_future(self.store.create_async(jobs, idempotency))
+        # Queued from the commit's own callback: a client that hangs up mid-commit (the request is
+        # cancelled) leaves a committed job, and that job must still run.
+        commit.add_done_callback(self._queue_committed)
+        stored, created = await asyncio.shield(commit)
         return [self.view(j) for j in stored], created
+
+    def _queue_committed(self, commit: asyncio.Future[tuple[list[Job], bool]]) -> None:
+        if commit.cancelled() or commit.exception() is not None:
+            return
+        stored, created = commit.result()
+        if not created:
+            return
+        for job in stored:
+            self.queue.push(job.id, job.priority, job.seq, job.key_id, force=True, affinity=lora_key(job.spec))
+            log.info("job %s: queued (%s %s, priority %d)", job.id, job.model, job.size, job.priority)
+        self.dispatcher.wake()
 
     def new_dir(self, job_id: str) -> Path:
         path = self.jobs_dir / job_id

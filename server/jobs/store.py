@@ -1,20 +1,27 @@
 """``JobStore``: job records in SQLite (WAL), committed before a job is acknowledged.
 
-Two connections: writes go through one, under a lock (job creation runs in a thread, since each
-commit syncs to disk); reads go through another under their own lock, so a status poll never waits
-behind a writer's fsync (WAL lets readers see the last commit while a write is in flight).
-Progress writes are throttled by the dispatcher.
+Two connections. Writes go through one, owned by a single writer thread that commits in groups:
+it takes every write waiting when it comes round (up to ``MAX_GROUP``), runs each in its own
+savepoint (one that fails rolls back alone) and commits them with one sync to disk; only then does
+each caller get its answer, so a 202 still means the job is on disk, and a burst of submissions
+costs one fsync per group instead of one each. Reads go through the other connection under their
+own lock, so a status poll never waits behind a writer's fsync (WAL lets readers see the last
+commit while a write is in flight). Progress writes are throttled by the dispatcher.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import queue
 import sqlite3
 import threading
-from collections.abc import Iterable
-from dataclasses import fields
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from server.jobs.errors import IdempotencyConflict
 from server.jobs.models import Job, JobState
@@ -68,13 +75,24 @@ _JSON_FIELDS = {"spec", "metadata", "timings", "files", "post", "workflow"}
 _ADDED_COLUMNS = [("post", "TEXT"), ("source_video_id", "TEXT"), ("parent_id", "TEXT"), ("relation", "TEXT"),
                   ("selected", "INTEGER NOT NULL DEFAULT 0"), ("workflow", "TEXT NOT NULL DEFAULT '{}'")]
 _COLUMNS = [f.name for f in fields(Job) if f.name != "queue_position"]
+T = TypeVar("T")
+
+
+@dataclass
+class _Write:
+    """One caller's write: runs on the writer thread inside the group's transaction."""
+
+    run: Callable[[sqlite3.Connection], Any]
+    done: Future[Any]
 
 
 class JobStore:
+    MAX_GROUP = 256  # writes committed together at most (bounds how long one group holds the lock)
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the writer thread while a group's transaction is open
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -88,50 +106,122 @@ class JobStore:
         self._rlock = threading.Lock()
         self._rdb = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._rdb.row_factory = sqlite3.Row
+        self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self.commits = 0  # group commits so far (each one sync to disk)
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="job-store-writer", daemon=True)
+        self._writer.start()
 
     def close(self) -> None:
+        """Commit what is queued, stop the writer, close both connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writes.put(None)
+        self._writer.join()
         with self._lock:
             self._db.close()
         with self._rlock:
             self._rdb.close()
 
-    def create(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
-        """Insert ``jobs`` in one transaction. With ``(scope, request_hash)``: a scope seen before
-        returns its jobs (``created`` False) when the hash matches and raises IdempotencyConflict
-        when it does not."""
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _write(self, run: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue ``run`` for the writer; the future resolves once its group is committed."""
+        done: Future[T] = Future()
+        if self._closed:
+            done.set_exception(RuntimeError(f"job store {self.path} is closed"))
+        else:
+            self._writes.put(_Write(run, done))
+        return done
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._writes.get()
+            if first is None:
+                return
+            group, last = [first], False
+            while len(group) < self.MAX_GROUP:
+                try:
+                    more = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    last = True
+                    break
+                group.append(more)
+            self._commit(group)
+            if last:
+                return
+
+    def _commit(self, group: list[_Write]) -> None:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        db = self._db
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                if idempotency is not None:
-                    scope, digest = idempotency
-                    row = self._db.execute(
-                        "SELECT request_hash, job_ids FROM idempotency WHERE scope = ?", (scope,)
-                    ).fetchone()
-                    if row is not None:
-                        self._db.execute("ROLLBACK")
-                        if row["request_hash"] != digest:
-                            raise IdempotencyConflict(scope.split(":", 1)[-1])
-                        ids = json.loads(row["job_ids"])
-                        found = [j for i in ids if (j := self._get(i)) is not None]
-                        return found, False
-                for job in jobs:
-                    cols = [c for c in _COLUMNS if c != "seq"]
-                    cur = self._db.execute(
-                        f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                        [_to_sql(c, getattr(job, c)) for c in cols],
-                    )
-                    job.seq = int(cur.lastrowid or 0)
-                if idempotency is not None:
-                    self._db.execute(
-                        "INSERT INTO idempotency (scope, request_hash, job_ids, created_at) VALUES (?, ?, ?, ?)",
-                        (idempotency[0], idempotency[1], json.dumps([j.id for j in jobs]), jobs[0].created_at),
-                    )
-                self._db.execute("COMMIT")
-            except IdempotencyConflict:
-                raise
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                db.execute("BEGIN IMMEDIATE")
+                for w in group:
+                    db.execute("SAVEPOINT one_write")
+                    try:
+                        value = w.run(db)
+                    except Exception as exc:  # this write alone is undone; the group goes on
+                        db.execute("ROLLBACK TO one_write")
+                        db.execute("RELEASE one_write")
+                        outcomes.append((None, exc))
+                    else:
+                        db.execute("RELEASE one_write")
+                        outcomes.append((value, None))
+                db.execute("COMMIT")
+                self.commits += 1
+            except Exception as exc:  # BEGIN or COMMIT failed (disk full, I/O error): none of it is on disk
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                for w in group:
+                    w.done.set_exception(exc)
+                return
+        for w, (value, error) in zip(group, outcomes, strict=True):
+            if error is not None:
+                w.done.set_exception(error)
+            else:
+                w.done.set_result(value)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def create(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
+        """Insert ``jobs`` in one transaction, durable on return. With ``(scope, request_hash)``: a
+        scope seen before returns its jobs (``created`` False) when the hash matches and raises
+        IdempotencyConflict when it does not."""
+        return self._write(lambda db: self._insert(db, jobs, idempotency)).result()
+
+    async def create_async(self, jobs: list[Job],
+                           idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
+        """``create`` for the event loop: waits for the group commit without holding a thread."""
+        return await asyncio.wrap_future(self._write(lambda db: self._insert(db, jobs, idempotency)))
+
+    def _insert(self, db: sqlite3.Connection, jobs: list[Job],
+                idempotency: tuple[str, str] | None) -> tuple[list[Job], bool]:
+        if idempotency is not None:
+            scope, digest = idempotency
+            row = db.execute("SELECT request_hash, job_ids FROM idempotency WHERE scope = ?", (scope,)).fetchone()
+            if row is not None:
+                if row["request_hash"] != digest:
+                    raise IdempotencyConflict(scope.split(":", 1)[-1])
+                return [j for i in json.loads(row["job_ids"]) if (j := self._get(i, db)) is not None], False
+        cols = [c for c in _COLUMNS if c != "seq"]
+        seqs = []
+        for job in jobs:
+            cur = db.execute(
+                f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                [_to_sql(c, getattr(job, c)) for c in cols],
+            )
+            seqs.append(int(cur.lastrowid or 0))
+        if idempotency is not None:
+            db.execute(
+                "INSERT INTO idempotency (scope, request_hash, job_ids, created_at) VALUES (?, ?, ?, ?)",
+                (idempotency[0], idempotency[1], json.dumps([j.id for j in jobs]), jobs[0].created_at),
+            )
+        for job, seq in zip(jobs, seqs, strict=True):
+            job.seq = seq
         return jobs, True
 
     def idempotent(self, scope: str, digest: str) -> list[Job] | None:
@@ -161,10 +251,8 @@ class JobStore:
         if bad:
             raise KeyError(f"unknown job fields: {sorted(bad)}")
         sets = ", ".join(f"{k} = ?" for k in values)
-        with self._lock:
-            self._db.execute(
-                f"UPDATE jobs SET {sets} WHERE id = ?", [*(_to_sql(k, v) for k, v in values.items()), job_id]
-            )
+        args = [*(_to_sql(k, v) for k, v in values.items()), job_id]
+        self._write(lambda db: db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", args)).result()
 
     def update_progress(self, job_id: str, attempt: int, **values: Any) -> None:
         """Progress of a running attempt: written only while that attempt is still the one running,
@@ -172,15 +260,14 @@ class JobStore:
         if set(values) - {"stage", "progress", "eta_seconds"}:
             raise KeyError(f"not progress fields: {sorted(values)}")
         sets = ", ".join(f"{k} = ?" for k in values)
-        with self._lock:
-            self._db.execute(
-                f"UPDATE jobs SET {sets} WHERE id = ? AND state = ? AND attempts = ?",
-                [*(_to_sql(k, v) for k, v in values.items()), job_id, JobState.IN_PROGRESS.value, attempt],
-            )
+        args = [*(_to_sql(k, v) for k, v in values.items()), job_id, JobState.IN_PROGRESS.value, attempt]
+        self._write(lambda db: db.execute(
+            f"UPDATE jobs SET {sets} WHERE id = ? AND state = ? AND attempts = ?", args)).result()
 
     def delete(self, job_id: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        self._write(lambda db: db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))).result()
+
+    # -- reads ---------------------------------------------------------------------------------
 
     def in_states(self, states: Iterable[JobState]) -> list[Job]:
         wanted = [s.value for s in states]

@@ -5,7 +5,6 @@ when a rank dies, without losing a job that was not running."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import signal
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipelines.core.spec import GenerationSpec
 from pipelines.generate import VideoGenerator
@@ -23,6 +23,7 @@ from pipelines.weights import WeightsLocator
 from server.engine.base import EngineEvent, EventType, JobCancelled, WorkerCrashed, WorkResult
 from server.engine.local import LocalEngine
 from tests.engine.test_local_engine import Harness, running, spec_dict
+from tests.pipelines.test_context_parallel import assert_same_video_across_processes
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,6 @@ def h(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     engine = LocalEngine(tiny_weights_dir, devices=["cpu"], context_parallel=2, start_timeout=120, stop_timeout=10)
     with running(engine, tmp_path_factory.mktemp("cp-out")) as harness:
         yield harness
-
-
-def _frames_sha(frames: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
 
 
 def _run(h: Harness, job_id: str, on_event: Any = None, **spec: Any) -> WorkResult:
@@ -52,7 +49,12 @@ def test_a_job_runs_across_both_ranks_and_makes_the_single_process_video(h: Harn
 
     alone = VideoGenerator(WeightsLocator(tiny_weights_dir), device="cpu").generate(
         GenerationSpec(**{k: v for k, v in spec_dict().items() if k in GenerationSpec.model_fields}))
-    assert sidecar["output"]["frames_sha256"] == _frames_sha(alone.frames)
+    # Two rank processes against this one: not bit-identical (float sums in another order), so the
+    # bound that tests/pipelines/test_context_parallel.py states and justifies, on the last frame
+    # the worker wrote losslessly (PNG); the MP4 is lossy, and the sidecar only has a hash.
+    last = np.asarray(Image.open(result.files["last_frame"]).convert("RGB"))
+    assert sidecar["output"]["frames"] == len(alone.frames)
+    assert_same_video_across_processes(last, alone.frames[-1], "the group's last frame vs one process")
 
 
 def test_a_cancel_stops_every_rank_and_the_group_serves_the_next_job(h: Harness) -> None:

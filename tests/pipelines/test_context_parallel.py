@@ -35,6 +35,27 @@ PARITY = [0, 1, 2, 4, 5, 6]
 ODD = 7  # SPECS compared with one process
 STOP_AT = 2  # a cancel that only rank 0 sees, at this step
 
+# What is guaranteed, and so what is asserted:
+# - Within one process, the same spec gives bit-identical frames (same inputs, same kernels, same
+#   thread count, a fixed seed): compared exactly.
+# - Across processes it does not: each rank attends over half the heads and runs torch on one thread,
+#   the single process on all cores, so float32 sums are added in another order (relative error
+#   ~1e-7 per op, a few steps of a tiny model). That is far below one 8-bit level (1/255 of the
+#   range) but a value that lands next to a rounding boundary flips by one level: seen 1 value of
+#   110,592 at 120 vs 119, more beside a busy core. So across processes: no value more than one level
+#   apart, and at most MAX_SHARE_DIFFERENT of them differing at all (what a real divergence, a wrong
+#   shard or a missing gather, breaks at once: it moves most values by many levels).
+MAX_LEVELS_APART = 1
+MAX_SHARE_DIFFERENT = 0.02
+
+
+def assert_same_video_across_processes(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    share = float(np.count_nonzero(diff)) / diff.size
+    assert diff.max() <= MAX_LEVELS_APART and share <= MAX_SHARE_DIFFERENT, (
+        f"{what}: frames differ by up to {diff.max()} levels in {share:.2%} of values")
+
 
 def _run(gen: VideoGenerator, spec: dict[str, Any]) -> dict[str, Any]:
     """Generate, and count the tokens the first transformer block saw (the shard, under context
@@ -119,17 +140,20 @@ def test_two_ranks_make_the_single_process_video_from_half_the_tokens(
         got = group_run[rank]["results"][i]
         # Each rank's transformer saw half the sequence: the split really happened.
         assert got["tokens"] * 2 == single["tokens"], (rank, got["tokens"], single["tokens"])
-        diff = np.abs(got["frames"].astype(int) - single["frames"].astype(int))
-        assert diff.max() <= 1, f"rank {rank}: frames differ by up to {diff.max()} levels"
+        assert_same_video_across_processes(got["frames"], single["frames"], f"rank {rank} vs one process")
         assert got["optimizations"]["context_parallel"] == {"kind": "ulysses", "degree": 2, "rank": rank}
         assert got["optimizations"]["attention_backend"] == "native"
 
 
 def test_step_caching_is_off_in_a_group_and_the_record_says_so(group_run: dict[int, dict[str, Any]],
                                                                single_run: dict[int, dict[str, Any]]) -> None:
-    speed = group_run[0]["results"][3]["optimizations"]["speed"]
-    assert speed["level"] == "exact" and speed["requested"] == "fast" and speed["cache"] is None
-    np.testing.assert_array_equal(group_run[0]["results"][3]["frames"], single_run[0]["frames"])
+    for rank in (0, 1):
+        results = group_run[rank]["results"]
+        speed = results[3]["optimizations"]["speed"]
+        assert speed["level"] == "exact" and speed["requested"] == "fast" and speed["cache"] is None
+        # Same process, same spec but "fast": bit for bit the exact run (no step was skipped).
+        np.testing.assert_array_equal(results[3]["frames"], results[0]["frames"])
+        assert_same_video_across_processes(results[3]["frames"], single_run[0]["frames"], f"rank {rank}, fast")
 
 
 def test_a_cancel_seen_by_rank_0_stops_every_rank_at_the_same_step(group_run: dict[int, dict[str, Any]],
@@ -138,7 +162,10 @@ def test_a_cancel_seen_by_rank_0_stops_every_rank_at_the_same_step(group_run: di
         assert group_run[rank]["cancelled"] is not None, f"rank {rank} was not cancelled"
         assert group_run[rank]["steps"] == list(range(1, STOP_AT + 1)), (rank, group_run[rank]["steps"])
         assert f"after step {STOP_AT} of" in group_run[rank]["cancelled"]
-        np.testing.assert_array_equal(group_run[rank]["after"]["frames"], single_run[0]["frames"])
+        # The same rank's uncancelled run of the same spec, bit for bit: the cancel left no state behind.
+        np.testing.assert_array_equal(group_run[rank]["after"]["frames"], group_run[rank]["results"][0]["frames"])
+        assert_same_video_across_processes(group_run[rank]["after"]["frames"], single_run[0]["frames"],
+                                           f"rank {rank} after a cancel")
 
 
 def test_a_size_that_does_not_split_evenly_is_refused_by_name_and_the_group_goes_on(

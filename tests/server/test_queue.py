@@ -133,3 +133,40 @@ def test_progress_is_written_behind_the_event_loop_and_never_over_a_finished_job
     done = store.get("p")
     assert done is not None and (done.state, done.stage, done.progress) == (JobState.COMPLETED, "encoding", 100)
     store.close()
+
+
+def test_a_burst_of_creates_is_committed_in_groups_each_durable_before_it_returns(tmp_path: Path) -> None:
+    """While one commit is in flight (the writer holds its lock, as during an fsync), the creates
+    that arrive wait and go to disk together in the next group; one that fails (an idempotency
+    conflict) rolls back alone."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.create([_job("first")], ("k:first", "h"))
+    release = threading.Event()
+    holder = threading.Thread(target=lambda: (store._lock.acquire(), release.wait(10), store._lock.release()))
+    holder.start()
+    time.sleep(0.05)
+    before = store.commits
+
+    async def burst() -> list[object]:
+        writes = [store.create_async([_job(f"j{i}")], (f"k:{i}", "h")) for i in range(50)]
+        writes.append(store.create_async([_job("clash")], ("k:first", "other body")))
+        pending = [asyncio.ensure_future(w) for w in writes]
+        await asyncio.sleep(0.2)
+        assert not any(p.done() for p in pending), "a create returned before its commit"
+        release.set()
+        return await asyncio.gather(*pending, return_exceptions=True)
+
+    results = asyncio.run(burst())
+    holder.join()
+    assert isinstance(results[-1], IdempotencyConflict)
+    assert all(r[1] is True for r in results[:-1]), results  # type: ignore[index]
+    assert store.commits - before <= 2, store.commits - before  # one group (two if one began before the hold)
+    # On disk, seen by a connection of its own: every accepted job, not the refused one.
+    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
+        ids = {r[0] for r in db.execute("SELECT id FROM jobs")}
+    assert ids == {"first", *(f"j{i}" for i in range(50))}
+    store.close()
