@@ -32,6 +32,7 @@ from server.api import (
     security,
 )
 from server.api.schemas import render_video
+from server.api.submit import PresentWeights
 from server.engine.base import Engine
 from server.jobs.service import JobService
 from server.jobs.webhook_policy import WebhookPolicy
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.catalog = default_catalog()
     app.state.locator = WeightsLocator(settings.weights_dir, dict(settings.model_paths), app.state.catalog)
+    app.state.present_weights = PresentWeights(app.state.locator)  # the per-submission check, cached
     app.state.default_model = default_model(app.state.locator, settings.default_model)
     app.state.loras = LoraLibrary(settings.loras_dir or settings.weights_dir / "loras")
     errors.install(app)

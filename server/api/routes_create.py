@@ -93,7 +93,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
     track = soundtrack(audio, req)
     digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}),
                           images | ({"audio": audio} if audio else {}))
-    entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
+    entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
                                    "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed",
                                    "flow_shift", "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"},
@@ -142,7 +142,7 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     track = soundtrack(audio, req)
     digest = request_hash("videos", req.model_dump(exclude={"input_reference"}),
                           images | ({"audio": audio} if audio else {}))
-    entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.locator)
+    entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
                                                    "guidance_scale"}, exclude_none=True) | req.spec_fields()

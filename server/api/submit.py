@@ -53,8 +53,32 @@ def request_hash(endpoint: str, fields: dict[str, Any], images: dict[str, ImageU
     return hashlib.sha256(json.dumps(canon, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class PresentWeights:
+    """Whether a model's weights are on disk, as every submission asks: ``WeightsLocator.find``
+    walks the candidate folders and fingerprints the index, a third of a submission's time on the
+    event loop in a burst. A model found stays found for ``ttl_s`` (weights removed meanwhile fail
+    that job at load, with the reason); one not found is looked for again at once, so weights just
+    put in place are served by the next request."""
+
+    def __init__(self, locator: WeightsLocator, ttl_s: float = 5.0) -> None:
+        self.locator = locator
+        self.ttl_s = ttl_s
+        self._found: dict[str, float] = {}  # model id -> monotonic time it was last found
+
+    def find(self, model_id: str) -> bool:
+        now = time.monotonic()
+        seen = self._found.get(model_id)
+        if seen is not None and now - seen < self.ttl_s:
+            return True
+        if self.locator.find(model_id) is None:
+            self._found.pop(model_id, None)
+            return False
+        self._found[model_id] = now
+        return True
+
+
 def pick_model(requested: str | None, default: str | None, service: JobService,
-               locator: WeightsLocator | None = None) -> ModelEntry:
+               locator: WeightsLocator | PresentWeights | None = None) -> ModelEntry:
     """The catalog entry for the request; with ``locator``, its weights must be on disk (a 400
     now rather than a failed job later)."""
     model = requested or default
@@ -64,8 +88,12 @@ def pick_model(requested: str | None, default: str | None, service: JobService,
     if entry is None:
         served = ", ".join(service.catalog.ids())
         raise InvalidSpec("model", model, f"unknown model; known models: {served}")
-    if locator is not None and locator.find(entry.id) is None:
-        present = ", ".join(loc.model_id for loc in locator.present()) or "none"
+    found = locator is None or (locator.find(entry.id) if isinstance(locator, PresentWeights)
+                                else locator.find(entry.id) is not None)
+    if not found:
+        weights = locator.locator if isinstance(locator, PresentWeights) else locator
+        assert weights is not None
+        present = ", ".join(loc.model_id for loc in weights.present()) or "none"
         raise ModelUnavailable(entry.id, f"weights are not present on this server (served here: {present}); "
                                f"add them with `vidserve weights pull {entry.id}`")
     return entry
