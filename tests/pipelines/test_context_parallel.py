@@ -36,8 +36,8 @@ ODD = 7  # SPECS compared with one process
 STOP_AT = 2  # a cancel that only rank 0 sees, at this step
 
 # What is guaranteed, and so what is asserted:
-# - Within one process, the same spec gives bit-identical frames (same inputs, same kernels, same
-#   thread count, a fixed seed): compared exactly.
+# - Within one process, the same computation gives bit-identical frames (same inputs, same kernels,
+#   same thread count, a fixed seed): compared exactly.
 # - Across processes it does not: each rank attends over half the heads and runs torch on one thread,
 #   the single process on all cores, so float32 sums are added in another order (relative error
 #   ~1e-7 per op, a few steps of a tiny model). That is far below one 8-bit level (1/255 of the
@@ -151,8 +151,11 @@ def test_step_caching_is_off_in_a_group_and_the_record_says_so(group_run: dict[i
         results = group_run[rank]["results"]
         speed = results[3]["optimizations"]["speed"]
         assert speed["level"] == "exact" and speed["requested"] == "fast" and speed["cache"] is None
-        # Same process, same spec but "fast": bit for bit the exact run (no step was skipped).
-        np.testing.assert_array_equal(results[3]["frames"], results[0]["frames"])
+        # Against the same rank's exact run of the same spec: within the bound, not bit for bit. No
+        # step is skipped, but a "fast" request runs Wan's two CFG passes unbatched (the generator
+        # batches them only for requests that asked for exact), so the matmuls have another shape
+        # and sum in another order: the same cause and size of difference as across processes.
+        assert_same_video_across_processes(results[3]["frames"], results[0]["frames"], f"rank {rank}, fast vs exact")
         assert_same_video_across_processes(results[3]["frames"], single_run[0]["frames"], f"rank {rank}, fast")
 
 
