@@ -100,12 +100,17 @@ def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
     live = LiveServer(settings).start(timeout=180)
     engine = live.app.state.jobs.engine
     bridges: set[int] = set()
+
+    def note_bridge() -> None:
+        pid = engine.bridge_pid()
+        assert pid is not None, "ready without a bridge"
+        bridges.add(pid)
     figures: list[str] = []
     try:
         with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:
             for rnd in range(ROUNDS):
                 wait_status(client, 200, 180)
-                bridges.add(engine.bridge_pid())
+                note_bridge()
                 # One job running (long enough to be cut off), one queued behind it.
                 running = client.post("/v1/text-to-video", json={"prompt": f"cut off {rnd}", "steps": 60}).json()["id"]
                 behind = client.post("/v1/text-to-video", json={"prompt": f"behind {rnd}", "steps": 2}).json()["id"]
@@ -130,7 +135,7 @@ def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
                     # The one cut off is requeued once (attempt 2); the others run on their first attempt.
                     assert job["state"] == "completed", job
                     assert job["attempts"] == (2 if job["id"] == running else 1), job
-                bridges.add(engine.bridge_pid())
+                note_bridge()
     finally:
         print("\n" + "\n".join(figures))
         live.stop()
