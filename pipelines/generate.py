@@ -164,7 +164,7 @@ class VideoGenerator:
             if entry.defaults.timesteps is not None and "timesteps" not in kwargs:
                 log.warning("%s: steps=%d is not the %d steps of its published schedule; running the pipeline's "
                             "default schedule", entry.id, rs.steps, len(entry.defaults.timesteps))
-            cfg_hooks = self._arm_cfg_batch(pipe, entry, rs, strategy, embeds)
+            cfg_hooks = self._arm_cfg_batch(pipe, entry, speed, strategy, embeds)
             generator = torch.Generator("cpu").manual_seed(rs.seed)
             stage("denoising")
             t_call = self._now()
@@ -231,16 +231,17 @@ class VideoGenerator:
             return SpeedLevel.EXACT
         return rs.speed
 
-    def _arm_cfg_batch(self, pipe: Any, entry: ModelEntry, rs: ResolvedSpec, strategy: MemoryStrategy,
+    def _arm_cfg_batch(self, pipe: Any, entry: ModelEntry, speed: SpeedLevel, strategy: MemoryStrategy,
                        embeds: dict[str, Any]) -> list[Any]:
-        """Batch cond+uncond into one forward (Wan runs them as two) for exact runs when the memory
+        """Batch cond+uncond into one forward (Wan runs them as two) for runs at the exact level (the level
+        that runs, not the one requested: a context-parallel group runs ``fast`` as exact) when the memory
         plan is not already trading speed for memory; disarm otherwise."""
         if adapter_for(entry).batches_cfg:  # the pipeline already batches its CFG passes
             return []
         from pipelines import cfg_batch
 
         hooks = cfg_batch.hooks(pipe)
-        use = (self.cfg_batch and rs.speed is SpeedLevel.EXACT and "negative_prompt_embeds" in embeds
+        use = (self.cfg_batch and speed is SpeedLevel.EXACT and "negative_prompt_embeds" in embeds
                and strategy in (MemoryStrategy.NONE, MemoryStrategy.VAE_TILING))
         for hook in hooks:
             hook.arm(embeds["prompt_embeds"] if use else None, embeds.get("negative_prompt_embeds") if use else None)
