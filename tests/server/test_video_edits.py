@@ -166,3 +166,20 @@ def test_sdk_videos_edit_upload_and_id(server: LiveServer, source: Path) -> None
     done = sdk.videos.poll(again.id, poll_interval_ms=100)
     assert done.status == "completed", done
     assert done.model_extra is not None and done.model_extra["spec"]["num_frames"] == 9
+
+
+def test_remix_of_an_edit_owns_copies_of_its_inputs(client: httpx.Client, source: Path,
+                                                     color_images: dict[str, Path]) -> None:
+    with source.open("rb") as f, color_images["green"].open("rb") as m, color_images["red"].open("rb") as ref:
+        r = client.post("/v1/video-to-video", data={**V2V, "prompt": "x"},
+                        files={"video": ("s.mp4", f), "mask": ("m.png", m), "reference_images": ("r.png", ref)})
+    parent = wait_terminal(client, r.json()["id"])
+    assert parent["status"] == "completed", parent
+    r = client.post(f"/v1/videos/{parent['id']}/remix", json={"prompt": "in the snow"})
+    assert r.status_code == 202, r.text
+    job = wait_terminal(client, r.json()["id"])
+    assert job["status"] == "completed", job
+    spec = job["spec"]
+    assert spec["mode"] == "video-to-video" and len(spec["reference_images"]) == 1
+    for path in (spec["video"], spec["mask"], spec["reference_images"][0]):
+        assert job["id"] in path and parent["id"] not in path
