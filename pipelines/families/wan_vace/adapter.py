@@ -1,5 +1,5 @@
-"""The Wan VACE adapter: Wan's text encoding, fp32 VAE and FLOP formula (VACE is Wan 2.1 plus a
-control branch), with VACE's own conditioning per mode (``conditions.vace_kwargs``). Torch-free at import."""
+"""The Wan VACE adapter: Wan's text encoding and fp32 VAE (VACE is Wan 2.1 plus a control branch), with
+VACE's own conditioning per mode (``conditions.vace_kwargs``) and sequence length. Torch-free at import."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ class WanVaceFamily(WanFamily):
         frames = latent_tokens(entry, spec.width, spec.height, spec.num_frames)
         per_frame = latent_tokens(entry, spec.width, spec.height, 1)
         return frames + per_frame * len(spec.reference_images)
+
+    def analytic_flops(self, entry: ModelEntry, spec: ResolvedSpec, forwards: int) -> int | None:
+        return None  # Wan's formula leaves out the VACE blocks; the counted figure stands alone
 
     def tiny_builders(self) -> dict[str, Callable[[], Any]]:
         from pipelines.families.wan_vace.tiny import BUILDERS

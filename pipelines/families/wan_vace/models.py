@@ -22,6 +22,9 @@ VACE_MODES = {
     Mode.FIRST_LAST_FRAME: "WanVACEPipeline",
     Mode.VIDEO_TO_VIDEO: "WanVACEPipeline",
 }
+# Parameters: Wan 2.1's base blocks plus VACE's control blocks, counted from the block sizes (attention +
+# FFN per block: 1.3B ~46M x (30 + 15 VACE blocks) = 2.1B; 14B ~351M x (40 + 8) = 16.8B). Estimates for the
+# memory planner, not read from the published weights.
 # How many reference images one request may give (each adds a latent frame of tokens; VACE's examples use 1-3).
 MAX_REFERENCE_IMAGES = 3
 
@@ -40,7 +43,7 @@ MODELS: list[ModelEntry] = [
         defaults=Defaults(width=832, height=480, num_frames=81, fps=16, steps=30, guidance_scale=5.0,
                           flow_shift=3.0, negative_prompt=WAN_NEGATIVE_PROMPT),
         rules=VACE_RULES.model_copy(update={"max_side": 1280}),
-        architecture=Architecture(transformer_params_b=1.5, dim=1536, ffn_dim=8960, num_layers=30, num_heads=12),
+        architecture=Architecture(transformer_params_b=2.1, dim=1536, ffn_dim=8960, num_layers=30, num_heads=12),
         hub_repo="Wan-AI/Wan2.1-VACE-1.3B-diffusers", license="apache-2.0",
         notes=_NOTE + " 480p only [V2]; no commit pinned.",
     ),
@@ -50,7 +53,7 @@ MODELS: list[ModelEntry] = [
         defaults=Defaults(width=1280, height=720, num_frames=81, fps=16, steps=30, guidance_scale=5.0,
                           flow_shift=5.0, flow_shift_by_size=_SHIFTS, negative_prompt=WAN_NEGATIVE_PROMPT),
         rules=VACE_RULES,
-        architecture=Architecture(transformer_params_b=17.0, dim=5120, ffn_dim=13824, num_layers=40,
+        architecture=Architecture(transformer_params_b=16.8, dim=5120, ffn_dim=13824, num_layers=40,
                                   num_heads=40),
         hub_repo="Wan-AI/Wan2.1-VACE-14B-diffusers", license="apache-2.0",
         notes=_NOTE + " 480p and 720p [V2]; no commit pinned.",
