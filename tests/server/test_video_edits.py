@@ -48,6 +48,8 @@ def test_upload_runs_at_the_model_rate_with_the_resampled_length(client: httpx.C
 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     assert digest in str(prov)
+    sidecar = client.get(f"/v1/videos/{job['id']}/content", params={"variant": "sidecar"}).json()
+    assert sidecar["inputs"]["video"] == digest
 
 
 def test_edits_by_id_of_a_finished_video(client: httpx.Client, source: Path) -> None:
@@ -61,7 +63,9 @@ def test_edits_by_id_of_a_finished_video(client: httpx.Client, source: Path) -> 
     assert job["status"] == "completed", job
     # The finished source is 9 frames at 16 fps: the edit keeps all 9.
     assert job["spec"]["num_frames"] == 9
-    assert client.get(f"/v1/videos/{job['id']}/lineage").json()["data"][0]["id"] in (first["id"], job["id"])
+    assert (job["parent_id"], job["relation"]) == (first["id"], "edit")
+    chain = [link["id"] for link in client.get(f"/v1/videos/{job['id']}/lineage").json()["data"]]
+    assert chain[:2] == [job["id"], first["id"]]
 
 
 def test_source_audio_is_kept(client: httpx.Client, tmp_path: Path) -> None:
