@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.source_video import resampled_count
-from server.api.audio import read_audio
+from server.api.audio import Soundtrack, read_audio
 from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service
@@ -121,6 +121,8 @@ async def _video_to_video(endpoint: str, request: Request, service: JobService, 
     if audio is None and req.keep_audio and source.probe.has_audio:
         track = await run_in_threadpool(extract_audio, source.upload.data)
         audio = ImageUpload("audio", track, ".m4a", 0, 0) if track else None
+    # VACE makes no sound: the track (uploaded, else the source's) replaces the silent one.
+    soundtrack = Soundtrack(audio) if audio is not None else None
     p = source.probe
     workflow = {"source": {"video_id": video_id, "frames": p.frames, "size": f"{p.width}x{p.height}",
                            "fps": p.fps, "codec": p.codec, "sha256": source.upload.sha256},
@@ -130,7 +132,7 @@ async def _video_to_video(endpoint: str, request: Request, service: JobService, 
     seconds = f"{spec['num_frames'] / fps:.2f}".rstrip("0").rstrip(".")
     draft = Draft(Mode.VIDEO_TO_VIDEO, spec, images, req.n, seconds, req.metadata or {}, req.priority,
                   req.webhook_url, post=parse_post(req.post), parent_id=video_id,
-                  relation="edit" if video_id else None, workflow=workflow, audio=audio)
+                  relation="edit" if video_id else None, workflow=workflow, audio=soundtrack)
     log.info("%s %s: %d source frames at %.3f fps -> %d at %d fps, %dx%d with %s", endpoint, video_id or "upload",
              p.frames, p.fps, spec["num_frames"], fps, spec["width"], spec["height"], entry.id)
     return await _submit(service, draft, key, digest, idem)
@@ -147,7 +149,7 @@ def _pick_v2v_model(requested: str | None, request: Request, service: JobService
         if requested is None:
             raise InvalidRequest("model: no model that serves video-to-video has weights on this server; "
                                  f"models that can: {able_models(service, request, Mode.VIDEO_TO_VIDEO)}", "model")
-    entry = pick_model(requested, None, service, locator)
+    entry = pick_model(requested, None, service, request.app.state.present_weights)
     if Mode.VIDEO_TO_VIDEO not in entry.pipelines:
         raise InvalidRequest(f"model {entry.id} does not serve video-to-video (it serves "
                              f"{', '.join(m.value for m in entry.modes)}); models that can: "
