@@ -15,7 +15,8 @@ import torch
 from diffusers.hooks import HookRegistry, ModelHook
 
 HOOK_NAME = "vidserve_cfg_batch"
-_BATCHED_KEYS = ("hidden_states", "timestep", "encoder_hidden_states_image")
+# VACE adds its control stream (the conditioning latents), the same for both passes.
+_BATCHED_KEYS = ("hidden_states", "timestep", "encoder_hidden_states_image", "control_hidden_states")
 
 
 class BatchedCFGHook(ModelHook):

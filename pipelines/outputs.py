@@ -19,6 +19,7 @@ from pipelines.encode import encode_mp4
 from pipelines.post.companions import write_spritesheet
 
 if TYPE_CHECKING:
+    from pipelines.core.spec import ResolvedSpec
     from pipelines.result import VideoResult
 
 
@@ -93,6 +94,13 @@ def write_sidecar(video: Path, data: dict[str, Any]) -> Path:
     return side
 
 
+def input_hashes(spec: ResolvedSpec) -> dict[str, str]:
+    named = {"image": spec.image, "last_image": spec.last_image, "extend_video": spec.extend_video,
+             "video": spec.video, "mask": spec.mask}
+    named |= {f"reference_images[{i}]": p for i, p in enumerate(spec.reference_images)}
+    return {k: file_sha256(p) for k, p in named.items() if p is not None and p.is_file()}
+
+
 def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dict[str, Any]:
     from pipelines.families import default_catalog
     from pipelines.provenance import environment
@@ -105,6 +113,8 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
         "schema": "vidserve.sidecar/1",
         "created_at": time.time(),
         "spec": result.spec.model_dump(mode="json"),
+        # sha256 of every input file (images, source video, mask, reference images), by spec field.
+        "inputs": input_hashes(result.spec),
         "seed": result.spec.seed,
         "model": {
             "id": result.spec.model,

@@ -23,6 +23,7 @@ from server.api import (
     errors,
     openapi_docs,
     routes_create,
+    routes_edits,
     routes_post,
     routes_studio,
     routes_studio_takes,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
     security.install(app, settings)
     app.include_router(routes_create.router)
+    app.include_router(routes_edits.router)
     app.include_router(routes_videos.router)
     app.include_router(routes_post.router)
     app.include_router(routes_workflow.router)

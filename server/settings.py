@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     loras_dir: Path | None = None
     # Uploaded source videos for extension (POST /v1/videos/extensions with a file), bytes.
     max_video_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # Source videos for video-to-video and masks (pipelines.source_video): duration, decoded frames, pixels per frame.
+    max_video_seconds: float = Field(default=60.0, gt=0)
+    max_video_frames: int = Field(default=2400, ge=1)
+    max_video_pixels: int = Field(default=4096 * 2160, ge=1)
 
     # --- hardening (docs/operations.md) ---
     # Keys that may read, cancel and delete every job (plain api_keys see only their own jobs).

@@ -34,6 +34,9 @@ def color_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         path = root / f"{name}.png"
         Image.new("RGB", (80, 60), rgb).save(path)
         out[name] = path
+    from tests.video_files import write_video
+
+    out["video"] = write_video(root / "source.mp4", 17, 32)  # 9 frames at 16 fps (video-to-video)
     return out
 
 

@@ -20,6 +20,7 @@ class Mode(StrEnum):
     TEXT_TO_VIDEO = "text-to-video"
     IMAGE_TO_VIDEO = "image-to-video"
     FIRST_LAST_FRAME = "first-last-frame"
+    VIDEO_TO_VIDEO = "video-to-video"
 
 
 class SizeShift(BaseModel):
@@ -184,10 +185,24 @@ class ModelEntry(BaseModel):
     bundled_loras: tuple[BundledLora, ...] = ()
     # Set for models that generate a soundtrack with the video (LTX-2); None: video only.
     audio: AudioDefaults | None = None
+    # How many reference images (subjects/characters to keep) a request may give; 0: none (Wan VACE: 3).
+    max_reference_images: int = Field(default=0, ge=0)
 
     @property
     def modes(self) -> list[Mode]:
         return list(self.pipelines)
+
+    @property
+    def inputs(self) -> list[str]:
+        """The request inputs this model takes besides the prompt, for a client to build its form from.
+        ``audio`` is a soundtrack muxed onto the output (every model)."""
+        modes = set(self.pipelines)
+        out = [name for name, needs in (("image", Mode.IMAGE_TO_VIDEO), ("last_image", Mode.FIRST_LAST_FRAME),
+                                        ("video", Mode.VIDEO_TO_VIDEO), ("mask", Mode.VIDEO_TO_VIDEO))
+               if needs in modes]
+        if self.max_reference_images:
+            out.append("reference_images")
+        return [*out, "audio"]
 
     def flow_shift_for(self, width: int, height: int) -> float | None:
         """The catalog's flow shift for a request of this size (None: the scheduler's own)."""
@@ -227,6 +242,8 @@ class ModelInfo(BaseModel):
     family: str
     title: str
     modes: list[Mode]
+    inputs: list[str]
+    max_reference_images: int
     defaults: Defaults
     rules: ShapeRules
     distilled: bool
@@ -242,7 +259,8 @@ class ModelInfo(BaseModel):
 
     @classmethod
     def of(cls, entry: ModelEntry) -> ModelInfo:
-        return cls(id=entry.id, family=entry.family, title=entry.title, modes=entry.modes, defaults=entry.defaults,
+        return cls(id=entry.id, family=entry.family, title=entry.title, modes=entry.modes, inputs=entry.inputs,
+                   max_reference_images=entry.max_reference_images, defaults=entry.defaults,
                    rules=entry.rules, distilled=entry.distilled, base_model=entry.base_model,
                    bundled_loras=list(entry.bundled_loras), hub_repo=entry.hub_repo, revision=entry.revision,
                    license=entry.license, tiny=entry.tiny, notes=entry.notes, audio=entry.audio)

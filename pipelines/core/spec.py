@@ -71,6 +71,12 @@ class GenerationSpec(AudioRequest):
     # Extension: the generated clip continues this video (``image`` is its last frame); the result is
     # the stitched clip, this video + the continuation without its first (seam) frame.
     extend_video: Path | None = None
+    # Video-to-video (pipelines.core.source_video): the source video, resampled to ``fps`` and fitted by
+    # ``image_fit``; ``mask`` (a video or one image) marks in white what to regenerate. Reference images
+    # (subjects to keep) on models that take them.
+    video: Path | None = None
+    mask: Path | None = None
+    reference_images: list[Path] | None = None
 
 
 class ResolvedSpec(ResolvedAudio):
@@ -102,6 +108,9 @@ class ResolvedSpec(ResolvedAudio):
     speed: SpeedLevel = SpeedLevel.EXACT
     loras: tuple[LoraRef, ...] = ()
     extend_video: Path | None = None
+    video: Path | None = None
+    mask: Path | None = None
+    reference_images: tuple[Path, ...] = ()
     pipeline_class: str = Field(description="diffusers pipeline class that runs this mode")
 
     @property
@@ -187,6 +196,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
             raise InvalidSpec("extend_video", str(spec.extend_video), "extension needs image conditioning")
         if not spec.extend_video.is_file():
             raise InvalidSpec("extend_video", str(spec.extend_video), "no such video file")
+    references = _check_conditions(entry, mode, spec, catalog)
     return ResolvedSpec(
         model=entry.id,
         mode=mode,
@@ -206,6 +216,9 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         speed=spec.speed,
         loras=loras,
         extend_video=spec.extend_video,
+        video=spec.video,
+        mask=spec.mask,
+        reference_images=references,
         pipeline_class=entry.pipelines[mode],
         **quality,
         generate_audio=audio.generate_audio, audio_guidance_scale=audio.audio_guidance_scale,
@@ -245,6 +258,8 @@ def _quality_settings(entry: ModelEntry, spec: GenerationSpec, width: int, heigh
 
 
 def _infer_mode(spec: GenerationSpec) -> Mode:
+    if spec.video is not None:
+        return Mode.VIDEO_TO_VIDEO
     if spec.last_image is not None:
         return Mode.FIRST_LAST_FRAME
     if spec.image is not None:
@@ -268,3 +283,28 @@ def _check_images(mode: Mode, spec: GenerationSpec) -> tuple[Path | None, Path |
     if spec.last_image is not None:
         check_image_file("last_image", spec.last_image)
     return spec.image, spec.last_image
+
+
+def _check_conditions(entry: ModelEntry, mode: Mode, spec: GenerationSpec, catalog: Catalog) -> tuple[Path, ...]:
+    """The source video, mask and reference images: present where the mode needs them, files that exist
+    (the API probed their content at the edge), and reference images only on models that take them."""
+    if mode is Mode.VIDEO_TO_VIDEO and spec.video is None:
+        raise InvalidSpec("video", None, "video-to-video needs a source video")
+    if mode is not Mode.VIDEO_TO_VIDEO and spec.video is not None:
+        raise InvalidSpec("video", str(spec.video), f"{mode.value} takes no source video")
+    if spec.mask is not None and spec.video is None:
+        raise InvalidSpec("mask", str(spec.mask), "a mask marks a region of a source video; give a video too")
+    for name, path in (("video", spec.video), ("mask", spec.mask)):
+        if path is not None and not path.is_file():
+            raise InvalidSpec(name, str(path), "no such file")
+    refs = tuple(spec.reference_images or ())
+    if refs and not entry.max_reference_images:
+        takes = [e.id for e in catalog.entries() if e.max_reference_images and not e.tiny]
+        raise InvalidSpec("reference_images", len(refs), f"{entry.id} takes no reference images (models that "
+                          f"do: {', '.join(takes)})")
+    if len(refs) > entry.max_reference_images:
+        raise InvalidSpec("reference_images", len(refs), f"{entry.id} takes at most "
+                          f"{entry.max_reference_images} reference images")
+    for i, path in enumerate(refs):
+        check_image_file(f"reference_images[{i}]", path)
+    return refs

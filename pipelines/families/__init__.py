@@ -15,12 +15,14 @@ from pipelines.families.base import FamilyAdapter
 from pipelines.families.ltx2 import Ltx2Family
 from pipelines.families.ltx_video import LtxVideoFamily
 from pipelines.families.wan import WanFamily
+from pipelines.families.wan_vace import WanVaceFamily
 
 # The registration: one line per family.
 ADAPTERS: tuple[FamilyAdapter, ...] = (
     WanFamily(),
     LtxVideoFamily(),
     Ltx2Family(),
+    WanVaceFamily(),
 )
 
 _BY_FAMILY: dict[str, FamilyAdapter] = {name: a for a in ADAPTERS for name in a.families}

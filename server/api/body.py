@@ -39,7 +39,8 @@ async def read_body(request: Request, max_upload_bytes: int) -> RequestBody:
             raise InvalidRequest("body must be a JSON object")
         return RequestBody(data)
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form(max_files=4, max_fields=_MAX_FIELDS,
+        # video + mask + reference images, or two images + audio.
+        form = await request.form(max_files=8, max_fields=_MAX_FIELDS,
                                   max_part_size=max(_MAX_TEXT_FIELD, max_upload_bytes * 4 // 3 + 4096))
         fields: dict[str, Any] = {}
         files: dict[str, UploadFile] = {}

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode
 from pipelines.core.shapes import Shape
+from pipelines.families.wan_vace.models import MAX_REFERENCE_IMAGES
 from server.api.audio import read_audio, soundtrack
 from server.api.auth import ApiKey
 from server.api.body import RequestBody, parse, read_body, read_image
@@ -19,6 +20,7 @@ from server.api.post_fields import parse_post
 from server.api.schemas import NativeRequest, OpenAIVideoRequest, render_video
 from server.api.submit import Draft, apply_shape, create_jobs, map_seconds, pick_model, request_hash
 from server.api.uploads import ImageUpload
+from server.api.video_inputs import read_references
 from server.api.workflow import add_loras
 from server.jobs.models import Job
 from server.jobs.service import JobService
@@ -87,7 +89,9 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
                   idem_key: str | None) -> JSONResponse:
     body = await read_body(request, settings.max_upload_bytes)
     audio = await read_audio(body, settings.max_upload_bytes)
-    images = await _images(body, _NATIVE_IMAGES[mode], settings)
+    # Checked against the model by resolve() (a 400 on models that take none).
+    refs = await read_references(body, settings, MAX_REFERENCE_IMAGES)
+    images = await _images(body, _NATIVE_IMAGES[mode], settings) | refs
     req = parse(NativeRequest, body.fields)
     _check_prompt(req.prompt, settings)
     track = soundtrack(audio, req)

@@ -25,6 +25,8 @@ from server.api.uploads import ImageUpload
 from server.jobs.models import Job, JobState
 from server.jobs.service import JobService
 
+# Reference images travel as uploads named reference_image_0, _1, …; the spec takes them as one list.
+REFERENCE_PREFIX = "reference_image_"
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 
 
@@ -178,7 +180,10 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
         for i in range(draft.n):
             job_id = f"video_{uuid.uuid4().hex}"
             folder = service.new_dir(job_id)
-            paths = {name: img.save(folder / "inputs") for name, img in draft.images.items()}
+            paths: dict[str, Any] = {name: img.save(folder / "inputs") for name, img in draft.images.items()}
+            refs = [paths.pop(k) for k in sorted(paths) if k.startswith(REFERENCE_PREFIX)]
+            if refs:
+                paths["reference_images"] = refs
             seed = draft.seeds[i] if draft.seeds else base_seed + i
             fields = {**draft.spec, "mode": draft.mode, "seed": seed, **paths}
             resolved = resolve(GenerationSpec(**fields), service.catalog)

@@ -20,6 +20,7 @@ from pipelines.stitch import SourceVideo, fit_size, inspect_source
 from server.api.body import RequestBody
 from server.api.errors import InvalidRequest, PayloadTooLarge
 from server.api.schemas import MAX_N, CommonFields
+from server.api.submit import REFERENCE_PREFIX
 from server.api.uploads import ImageUpload
 from server.jobs.errors import JobNotReady
 from server.jobs.models import Job, JobState
@@ -27,7 +28,7 @@ from server.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 
-_PATH_FIELDS = ("image", "last_image", "extend_video")
+_PATH_FIELDS = ("image", "last_image", "extend_video", "video", "mask")
 
 
 class ExtendRequest(CommonFields):
@@ -169,7 +170,8 @@ def fmt_seconds(frames: int, fps: int) -> str:
 
 
 def copy_inputs(parent: Job) -> dict[str, ImageUpload]:
-    """The parent's input files (images, extended video) as uploads, so the new job owns copies."""
+    """The parent's input files (images, extended or source video, mask, reference images) as uploads,
+    so the new job owns copies."""
     out: dict[str, ImageUpload] = {}
     for name in _PATH_FIELDS:
         value = parent.spec.get(name)
@@ -179,13 +181,21 @@ def copy_inputs(parent: Job) -> dict[str, ImageUpload]:
         if not path.is_file():
             raise JobNotReady(f"video {parent.id}: its input {name} is gone; it cannot be re-run", name)
         out[name] = ImageUpload(name, path.read_bytes(), path.suffix, 0, 0)
+    for i, value in enumerate(parent.spec.get("reference_images") or ()):
+        path = Path(value)
+        if not path.is_file():
+            raise JobNotReady(f"video {parent.id}: its input reference_images[{i}] is gone; it cannot be re-run",
+                              "reference_images")
+        name = f"{REFERENCE_PREFIX}{i}"
+        out[name] = ImageUpload(name, path.read_bytes(), path.suffix, 0, 0)
     return out
 
 
 def remix_spec(parent: Job, req: RemixRequest, entry: ModelEntry) -> dict[str, Any]:
     """The parent's resolved spec with the new prompt and overrides; a different model keeps mode,
     size, frames, fps and seed but takes its own defaults for steps and guidance unless given."""
-    spec = {k: v for k, v in parent.spec.items() if k not in (*_PATH_FIELDS, "pipeline_class", "mode")}
+    spec = {k: v for k, v in parent.spec.items()
+            if k not in (*_PATH_FIELDS, "reference_images", "pipeline_class", "mode")}
     spec["prompt"] = req.prompt
     if entry.id != parent.model:
         # ... and its own soundtrack defaults (a video-only model takes no audio fields; an audio one makes audio)

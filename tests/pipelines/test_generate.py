@@ -29,7 +29,9 @@ def gen(tiny_weights_dir: Path) -> VideoGenerator:
 
 def _spec(model: str, mode: Mode, images: dict[str, Path], **kw: Any) -> GenerationSpec:
     extra: dict[str, Any] = {}
-    if mode is not Mode.TEXT_TO_VIDEO:
+    if mode is Mode.VIDEO_TO_VIDEO:
+        extra["video"] = images["video"]
+    elif mode is not Mode.TEXT_TO_VIDEO:
         extra["image"] = images["red"]
     if mode is Mode.FIRST_LAST_FRAME:
         extra["last_image"] = images["blue"]

@@ -15,6 +15,8 @@ Sources (each entry's ``notes`` cites the same labels):
        = (low noise, high noise)) and wan_i2v_A14B.py (5.0, 40 steps, (3.5, 3.5))
 - [X1] diffusers 0.42.1 pipelines/ltx2: the LTX2Pipeline example (768x512, 121 frames @ 24, 30 steps, guidance
        3.0, its negative prompt), repo ids in the docstrings, utils.DISTILLED_SIGMA_VALUES (8 steps, CFG 1)
+- [V1] diffusers 0.42 pipelines/wan/pipeline_wan_vace.py example: 30 steps, guidance 5.0, 16 fps,
+       ``flow_shift = 3.0  # 5.0 for 720P, 3.0 for 480P``; [V2] Wan2.1 README: VACE-1.3B 480p, VACE-14B 480p/720p
 - [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
        Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
 """
@@ -76,6 +78,8 @@ PUBLISHED = [
     Published("wan2.2-t2v-a14b-lightning-4step", _720, 81, 16, 4, 1.0, 1.0, 5.0, {}, None, "", "L1"),
     Published("ltx-2-19b", (768, 512), 121, 24, 30, 3.0, None, None, {}, None, LTX2_NEGATIVE_PROMPT, "X1"),
     Published("ltx-2.3-distilled", (768, 512), 121, 24, 8, 1.0, None, None, {}, None, "", "X1"),
+    Published("wan2.1-vace-1.3b", _480, 81, 16, 30, 5.0, None, 3.0, {}, None, WAN_NEGATIVE_PROMPT, "V1 V2 W21"),
+    Published("wan2.1-vace-14b", _720, 81, 16, 30, 5.0, None, 5.0, _WAN21, None, WAN_NEGATIVE_PROMPT, "V1 V2 W21"),
 ]
 
 

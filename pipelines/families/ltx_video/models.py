@@ -24,7 +24,7 @@ _LTX_13B = Architecture(
 )
 
 # Timestep-distilled LTX runs every mode on LTXConditionPipeline (see TIMESTEP_PIPELINES).
-_LTX_COND_ALL = {m: "LTXConditionPipeline" for m in Mode}
+_LTX_COND_ALL = {m: "LTXConditionPipeline" for m in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO, Mode.FIRST_LAST_FRAME)}
 
 # diffusers' LTX docs, "LTX-Video 0.9.7 distilled" and "0.9.8 distilled" examples (first pass, before the
 # optional latent upscale): guidance 1.0 and this 8-step schedule.
