@@ -70,7 +70,7 @@ def make_engine(settings: Settings) -> Engine:
         from server.engine.inprocess import InProcessEngine
 
         return InProcessEngine(settings.weights_dir, dict(settings.model_paths), settings.device, settings.dtype,
-                               list(settings.preload_models))
+                               list(settings.preload_models), generator_options=generator_options(settings))
     if settings.engine == "local":
         from server.engine.local import LocalEngine
 

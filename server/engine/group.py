@@ -39,7 +39,6 @@ _COMMAND_TIMEOUT_S = 365 * 24 * 3600.0
 # A collective that a rank never joins (it died, or failed alone) fails after this.
 _COLLECTIVE_TIMEOUT_S = 600.0
 # Job failures that ranks may not share: the others may be waiting in a collective.
-BREAKING_FAILURES = ("internal", "out_of_memory")
 
 
 @dataclass(frozen=True)

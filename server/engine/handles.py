@@ -1,5 +1,5 @@
 """The parent's view of its worker processes: one slot per device, one record per process
-incarnation (a restart makes a new one), and how a worker's failure code becomes an EngineError.
+incarnation (a restart makes a new one), and how a worker's exit is described.
 Torch-free, like the rest of the parent side."""
 
 from __future__ import annotations
@@ -12,25 +12,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from server.engine.base import (
-    EngineError,
-    EngineEvent,
-    InvalidInput,
-    JobCancelled,
-    ModelUnavailableError,
-    OutOfMemory,
-    StorageFull,
-    WorkerCrashed,
-    WorkResult,
-)
+from server.engine.base import EngineError, EngineEvent, WorkResult
 from server.engine.devices import DevicePlan
+from server.engine.failures import engine_error as engine_error  # the Ray engine imports it from here
 
 OnEvent = Callable[[EngineEvent], None]
-
-_ERRORS: dict[str, type[EngineError]] = {
-    cls.code: cls
-    for cls in (WorkerCrashed, JobCancelled, OutOfMemory, InvalidInput, ModelUnavailableError, StorageFull)
-}
 
 
 class NoIdleWorker(EngineError):
@@ -77,11 +63,6 @@ class WorkerSlot:
     @property
     def idle(self) -> bool:
         return self.alive and self.job is None
-
-
-def engine_error(code: str, message: str) -> EngineError:
-    """The EngineError subclass for a worker's failure code; unknown codes are plain (internal) errors."""
-    return _ERRORS.get(code, EngineError)(message)
 
 
 def describe_exit(code: int | None) -> str:

@@ -17,20 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from server.engine.base import (
-    EngineError,
-    EngineEvent,
-    EventType,
-    InvalidInput,
-    JobCancelled,
-    ModelUnavailableError,
-    OutOfMemory,
-    WorkerInfo,
-    WorkItem,
-    WorkResult,
-)
+from server.engine.base import EngineEvent, EventType, WorkerInfo, WorkItem, WorkResult
+from server.engine.failures import classify_failure, free_memory
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +41,15 @@ class InProcessEngine:
         device: str | None = None,
         dtype: str | None = None,
         preload: list[str] | None = None,
+        generator_options: dict[str, Any] | None = None,
     ) -> None:
         self.weights_dir = weights_dir
         self.model_paths = model_paths or {}
         self.device = device
         self.dtype = dtype
         self.preload = preload or []
+        # The VideoGenerator arguments local workers get (attention, compile, memory budget/strategy, fp8).
+        self.generator_options = dict(generator_options or {})
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._busy: str | None = None
@@ -111,7 +102,7 @@ class InProcessEngine:
             from pipelines.weights import WeightsLocator
 
             gen = VideoGenerator(WeightsLocator(self.weights_dir, self.model_paths), self.device, self.dtype,
-                                 max_models=2)
+                                 max_models=2, **self.generator_options)
             self._device_name = str(gen.device)
         except Exception:
             log.exception("in-process engine failed to start")
@@ -140,8 +131,6 @@ class InProcessEngine:
             log.warning("preload of %s failed: %s", model, exc)
 
     def _run_one(self, gen: Any, task: _Task) -> WorkResult:
-        from pipelines.core.errors import GenerationCancelled, InvalidSpec, ModelUnavailable
-        from pipelines.core.errors import OutOfMemory as PipelineOOM
         from server.engine.worker import run_item
 
         item = task.item
@@ -153,19 +142,16 @@ class InProcessEngine:
         try:
             # The same transport-free runner as the worker subprocesses: generation, post stage, re-post.
             result = run_item(gen, item, WORKER_ID, emit, lambda: item.job_id in self._cancelled)
-        except GenerationCancelled as exc:
-            raise JobCancelled(exc.message) from exc
-        except (InvalidSpec, ValidationError) as exc:
-            raise InvalidInput(getattr(exc, "message", str(exc))) from exc
-        except ModelUnavailable as exc:
-            raise ModelUnavailableError(exc.message) from exc
-        except PipelineOOM as exc:
-            raise OutOfMemory(exc.message) from exc
-        except EngineError:
-            raise
         except Exception as exc:
-            log.exception("job %s: generation failed", item.job_id)
-            raise EngineError(f"{exc.__class__.__name__}: {exc}") from exc
+            # The one classification every engine uses: OOM, a full disk, cancel, bad input, internal.
+            failure = classify_failure(exc)
+            if failure.internal:
+                log.exception("job %s: generation failed", item.job_id)
+            else:
+                log.info("job %s: %s: %s", item.job_id, failure.code, failure.message)
+            if failure.out_of_memory:
+                free_memory(gen.device)
+            raise failure.error() from exc
         model = item.spec.get("model")
         if model and item.source_frames is None and model not in self._loaded:
             self._loaded.append(model)

@@ -29,6 +29,7 @@ from server.engine.base import (
     WorkResult,
 )
 from server.engine.devices import cpu_threads_per_worker, group_devices, plan_devices, visible_gpus
+from server.engine.failures import engine_error
 from server.engine.handles import (
     NoIdleWorker,
     OnEvent,
@@ -36,7 +37,6 @@ from server.engine.handles import (
     WorkerProcess,
     WorkerSlot,
     describe_exit,
-    engine_error,
 )
 from server.engine.waiting import StateSignal, acquire_idle
 from server.engine.worker import WorkerConfig, worker_main

@@ -15,8 +15,6 @@ child -> parent   ("ready", status) once the generator is built
 
 from __future__ import annotations
 
-import errno
-import gc
 import logging
 import os
 import signal
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.engine.base import EngineEvent, EventType, Stage, WorkItem, WorkResult
+from server.engine.failures import classify_failure, free_memory
 
 if TYPE_CHECKING:
     from pipelines.core.spec import ResolvedSpec
@@ -108,7 +107,8 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
 
 
 def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: _JobFilter) -> None:
-    from server.engine.group import BREAKING_FAILURES, RankGroup
+    from server.engine.failures import BREAKING_FAILURES
+    from server.engine.group import RankGroup
 
     # A multi-device worker: the other ranks start and join first (the model load needs them).
     group = RankGroup(cfg) if cfg.context_parallel > 1 else None
@@ -207,17 +207,17 @@ def _run_one(cfg: WorkerConfig, gen: VideoGenerator, item: WorkItem, conn: Conne
     except (BrokenPipeError, ConnectionResetError):
         raise  # the parent is gone: not a job failure
     except Exception as exc:
-        code, message = classify_failure(exc)
-        if group is not None and code == "internal" and not _group_intact(group, wait_s=2.0):
+        failure = classify_failure(exc)
+        if group is not None and failure.internal and not _group_intact(group, wait_s=2.0):
             raise _GroupBroken from exc  # a collective failed because a rank died
-        if code == "internal":
+        if failure.internal:
             log.error("job %s: failed\n%s", job, traceback.format_exc())
         else:
-            log.info("job %s: %s: %s", job, code, message)
-        if code == "out_of_memory":
-            _free_memory(gen)
-        conn.send(("failed", job, code, message))
-        return code
+            log.info("job %s: %s: %s", job, failure.code, failure.message)
+        if failure.out_of_memory:
+            free_memory(gen.device)
+        conn.send(("failed", job, failure.code, failure.message))
+        return failure.code
     emit(EventType.COMPLETED, asdict(result))
     log.info("job %s: completed in %.2fs", job, result.timings.get("total_s", 0.0))
     return None
@@ -277,53 +277,6 @@ def recheck(raw: dict[str, Any]) -> ResolvedSpec:
     spec = ResolvedSpec.model_validate(raw)
     again = resolve(GenerationSpec(**spec.model_dump(exclude={"pipeline_class"})))
     return again
-
-
-def classify_failure(exc: Exception) -> tuple[str, str]:
-    """Map an exception from the pipelines library to an EngineError code and a message."""
-    import torch
-    from pydantic import ValidationError
-
-    from pipelines.core.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
-
-    if isinstance(exc, InvalidSpec):
-        return "invalid_input", exc.message
-    if isinstance(exc, ValidationError):
-        # One line per bad field, naming it and the value, like InvalidSpec does.
-        parts = [f"{'.'.join(str(x) for x in e['loc']) or 'spec'}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
-        return "invalid_input", "; ".join(parts)
-    if isinstance(exc, ModelUnavailable):
-        return "model_unavailable", exc.message
-    if isinstance(exc, GenerationCancelled):
-        return "cancelled", exc.message
-    if isinstance(exc, OutOfMemory | torch.OutOfMemoryError):
-        return "out_of_memory", str(exc)
-    if _storage_full(exc):
-        return "storage_full", f"no space left for the outputs: {exc}"
-    return "internal", f"{type(exc).__name__}: {exc}"
-
-
-def _storage_full(exc: BaseException) -> bool:
-    """ENOSPC/EDQUOT anywhere in the chain: PyAV and PIL wrap the OSError of a failed write."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if "No space left on device" in str(cur):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
-def _free_memory(gen: VideoGenerator) -> None:
-    """After an OOM the worker goes on: drop what the failed call left behind."""
-    import torch
-
-    gc.collect()
-    if gen.device.type == "cuda":
-        torch.cuda.empty_cache()
 
 
 def _status(gen: VideoGenerator, group: RankGroup | None = None) -> dict[str, Any]:

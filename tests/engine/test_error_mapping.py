@@ -3,6 +3,8 @@ for real on a CPU, so the mapping is checked here on the real exception types.""
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 import torch
 from pydantic import ValidationError
@@ -31,6 +33,8 @@ def _validation_error() -> ValidationError:
         (OutOfMemory("out of GPU memory running wan"), base.OutOfMemory, False),
         (torch.OutOfMemoryError("CUDA out of memory"), base.OutOfMemory, False),
         (RuntimeError("boom"), base.EngineError, False),
+        (OSError(errno.ENOSPC, "No space left on device"), base.StorageFull, False),
+        (base.StorageFull("no space left for the outputs"), base.StorageFull, False),
     ],
 )
 def test_worker_failures_map_to_engine_errors(exc: Exception, expected: type, retryable: bool) -> None:
