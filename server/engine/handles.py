@@ -14,7 +14,6 @@ from typing import Any
 
 from server.engine.base import EngineError, EngineEvent, WorkResult
 from server.engine.devices import DevicePlan
-from server.engine.failures import engine_error as engine_error  # the Ray engine imports it from here
 
 OnEvent = Callable[[EngineEvent], None]
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from server.engine.base import EngineError, EngineEvent, WorkerCrashed, WorkerInfo, WorkItem, WorkResult
-from server.engine.handles import describe_exit, engine_error
+from server.engine.failures import engine_error
+from server.engine.handles import describe_exit
 from server.engine.ray_bridge import bridge_main
 from server.engine.ray_config import BridgeConfig, PoolConfig
 from server.engine.waiting import StateSignal

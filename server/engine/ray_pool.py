@@ -31,7 +31,8 @@ from server.engine.base import (
     WorkItem,
     WorkResult,
 )
-from server.engine.handles import NoIdleWorker, engine_error
+from server.engine.failures import engine_error
+from server.engine.handles import NoIdleWorker
 from server.engine.ray_calls import RayCalls
 from server.engine.ray_config import PoolConfig
 from server.engine.ray_worker import RayWorker, RayWorkerConfig

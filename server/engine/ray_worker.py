@@ -14,7 +14,6 @@ Torch-free at import, like ``worker.py``: the API node imports this module to bu
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import queue
@@ -28,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.engine.base import EngineEvent, EventType, WorkItem
-from server.engine.worker import WorkerConfig, classify_failure, preload_model, run_item
+from server.engine.failures import classify_failure, free_memory
+from server.engine.worker import WorkerConfig, preload_model, run_item
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
@@ -166,14 +166,14 @@ class RayWorker:
             try:
                 result = run_item(self.gen, replace(item, output_dir=scratch), self.worker_id, emit, stop.is_set)
             except Exception as exc:
-                code, message = classify_failure(exc)
-                if code == "internal":
+                failure = classify_failure(exc)
+                if failure.internal:
                     log.exception("job %s: failed", job)
                 else:
-                    log.info("job %s: %s: %s", job, code, message)
-                if code == "out_of_memory":
-                    self._free_memory()
-                out.put(("failed", code, message, self.status()))
+                    log.info("job %s: %s: %s", job, failure.code, failure.message)
+                if failure.out_of_memory:
+                    free_memory(self.gen.device)
+                out.put(("failed", failure.code, failure.message, self.status()))
                 return
             blobs = {key: (Path(path).name, Path(path).read_bytes()) for key, path in result.files.items()}
             size = sum(len(b) for _, b in blobs.values())
@@ -182,11 +182,3 @@ class RayWorker:
             out.put(("completed", asdict(result), blobs, self.status()))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-
-    def _free_memory(self) -> None:
-        """After an OOM the worker goes on: drop what the failed call left behind."""
-        import torch
-
-        gc.collect()
-        if self.gen.device.type == "cuda":
-            torch.cuda.empty_cache()

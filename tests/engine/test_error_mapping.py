@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from pipelines.core.errors import GenerationCancelled, InvalidSpec, ModelUnavailable, OutOfMemory
 from pipelines.core.spec import ResolvedSpec
 from server.engine import base
-from server.engine.handles import engine_error
-from server.engine.worker import classify_failure
+from server.engine.failures import classify_failure, engine_error
 
 
 def _validation_error() -> ValidationError:
