@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from server.engine.base import EngineError, EngineEvent, WorkResult
+from server.engine.base import EngineError, WorkResult
 from server.engine.devices import DevicePlan
-
-OnEvent = Callable[[EngineEvent], None]
+from server.engine.restarts import OnEvent, RestartBackoff
 
 
 class NoIdleWorker(EngineError):
@@ -52,7 +50,7 @@ class WorkerSlot:
     proc: WorkerProcess | None = None
     job: RunningJob | None = None
     status: dict[str, Any] = field(default_factory=dict)
-    quick_deaths: int = 0
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
     restart_timer: asyncio.TimerHandle | None = None
 
     @property

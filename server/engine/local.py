@@ -43,9 +43,6 @@ from server.engine.worker import WorkerConfig, worker_main
 
 log = logging.getLogger(__name__)
 
-# A worker that stayed up this long before dying is restarted at once; quicker deaths back off.
-_HEALTHY_UPTIME_S = 60.0
-_MAX_BACKOFF_S = 30.0
 _MAX_MESSAGES_PER_WAKE = 256
 
 
@@ -294,10 +291,7 @@ class LocalEngine:
             log.info("%s: stopped (%s)", w.worker_id, how)
             return
         uptime = time.monotonic() - p.started_at
-        w.quick_deaths = 0 if (p.ready and uptime >= _HEALTHY_UPTIME_S) else w.quick_deaths + 1
-        # First death: restart at once; a worker that keeps dying (bad driver, broken weights
-        # dir) backs off so it does not spin.
-        delay = 0.0 if w.quick_deaths <= 1 else min(_MAX_BACKOFF_S, 2.0 ** (w.quick_deaths - 2))
+        delay = w.backoff.after_exit(uptime, healthy=p.ready)
         log.warning("%s: pid %s exited (%s) after %.1fs; restarting in %.0fs",
                     w.worker_id, p.process.pid, how, uptime, delay)
         w.restart_timer = loop.call_later(delay, self._respawn, w)

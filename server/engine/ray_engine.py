@@ -20,7 +20,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -32,12 +32,11 @@ from server.engine.failures import engine_error
 from server.engine.handles import describe_exit
 from server.engine.ray_bridge import bridge_main
 from server.engine.ray_config import BridgeConfig, PoolConfig
+from server.engine.restarts import OnEvent, RestartBackoff
 from server.engine.waiting import StateSignal
 
 log = logging.getLogger(__name__)
 
-OnEvent = Callable[[EngineEvent], None]
-_MAX_BACKOFF_S = 30.0
 
 
 @dataclass
@@ -98,7 +97,7 @@ class RayEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._signal = StateSignal()
         self._stopping = False
-        self._quick_deaths = 0
+        self._backoff = RestartBackoff()
         self._restart: asyncio.TimerHandle | None = None
         self._liveness: asyncio.Task[None] | None = None
 
@@ -254,8 +253,7 @@ class RayEngine:
             log.info("Ray bridge stopped (%s)", how)
             return
         uptime = time.monotonic() - b.started_at
-        self._quick_deaths = 0 if uptime > 60 else self._quick_deaths + 1
-        delay = 0.0 if self._quick_deaths <= 1 else min(_MAX_BACKOFF_S, 2.0 ** (self._quick_deaths - 2))
+        delay = self._backoff.after_exit(uptime)
         log.error("Ray bridge pid %s exited (%s) after %.0fs; not ready; restarting it in %.0fs",
                   b.process.pid, how, uptime, delay)
         self._restart = loop.call_later(delay, self._respawn)

@@ -36,13 +36,12 @@ from server.engine.handles import NoIdleWorker
 from server.engine.ray_calls import RayCalls
 from server.engine.ray_config import PoolConfig
 from server.engine.ray_worker import RayWorker, RayWorkerConfig
+from server.engine.restarts import OnEvent, RestartBackoff
 from server.engine.waiting import StateSignal, acquire_idle
 from server.engine.worker import WorkerConfig
 
 log = logging.getLogger(__name__)
 
-OnEvent = Callable[[EngineEvent], None]
-_MAX_BACKOFF_S = 30.0
 
 
 @dataclass
@@ -53,7 +52,7 @@ class ActorSlot:
     ready: bool = False
     job: str | None = None
     status: dict[str, Any] = field(default_factory=dict)
-    quick_deaths: int = 0
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
     born: float = 0.0
     creating: bool = False            # an actor of this slot is being created (a Ray call in flight)
 
@@ -325,8 +324,7 @@ class RayPool:
     def _replace_later(self, slot: ActorSlot, reason: str) -> None:
         if self._stopping:
             return
-        slot.quick_deaths = 0 if time.monotonic() - slot.born > 60 else slot.quick_deaths + 1
-        delay = 0.0 if slot.quick_deaths <= 1 else min(_MAX_BACKOFF_S, 2.0 ** (slot.quick_deaths - 2))
+        delay = slot.backoff.after_exit(time.monotonic() - slot.born)
         log.warning("%s: actor lost (%s); replacing it in %.0fs", slot.worker_id, reason, delay)
         asyncio.get_running_loop().call_later(delay, self._replace, slot)
 
