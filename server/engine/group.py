@@ -126,15 +126,9 @@ def follower_main() -> None:
     """Ranks 1..N-1: run what rank 0 runs, until told to stop or rank 0 is gone."""
     args: RankArgs = pickle.loads(sys.stdin.buffer.read())
     cfg = args.cfg
-    os.environ["CUDA_VISIBLE_DEVICES"] = cfg.cuda_visible_devices
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    logging.basicConfig(level=cfg.log_level, force=True,
-                        format=f"%(asctime)s %(levelname)s [{cfg.worker_id} rank={args.rank} pid={os.getpid()}] "
-                               "%(name)s: %(message)s")
-    from server.logging_setup import quiet_library_warnings
+    from server.engine.child import setup_child
 
-    quiet_library_warnings()
+    setup_child(f"{cfg.worker_id} rank={args.rank}", cfg.log_level, cuda_visible_devices=cfg.cuda_visible_devices)
     _exit_with_parent(args.parent_pid)
     from server.engine.worker import make_generator
 

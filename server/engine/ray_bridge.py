@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engine.base import EngineError, EngineEvent, EventType, WorkItem
+from server.engine.child import setup_child
 from server.engine.ray_calls import RayCalls
 from server.engine.ray_config import BridgeConfig
 
@@ -52,10 +52,7 @@ def bridge_main(cfg: BridgeConfig, conn: Connection) -> None:
     # Ray reads its config from case-sensitive RAY_<name> variables.
     os.environ["RAY_gcs_rpc_server_reconnect_timeout_s"] = str(cfg.gcs_reconnect_timeout_s)  # noqa: SIM112
     # The parent decides when the bridge stops (("stop",), then SIGKILL), as for local workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=cfg.log_level, force=True,
-                        format=f"%(asctime)s %(levelname)s [ray-bridge pid={os.getpid()}] %(name)s: %(message)s")
+    setup_child("ray-bridge", cfg.log_level, ignore_stop_signals=True)
     # Imported before the loop starts: the parent's start grace covers it, its heartbeat limit does not.
     import ray
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.engine.base import EngineEvent, EventType, WorkItem
+from server.engine.child import setup_child
 from server.engine.failures import classify_failure, free_memory
 from server.engine.worker import WorkerConfig, preload_model, run_item
 
@@ -49,31 +50,12 @@ class RayWorkerConfig:
     heartbeat_s: float = 2.0
 
 
-class _JobStamp(logging.Filter):
-    """Puts the running job's id on every log line of the actor, the pipelines' own lines included."""
-
-    job_id: str | None = None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.job = f" job={self.job_id}" if self.job_id else ""
-        return True
-
-
 class RayWorker:
     def __init__(self, cfg: RayWorkerConfig) -> None:
         wc = cfg.worker
         self.cfg = cfg
         self.worker_id = wc.worker_id
-        # Serving never touches a model hub.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        self._stamp = _JobStamp()
-        logging.basicConfig(
-            level=wc.log_level, force=True,
-            format=f"%(asctime)s %(levelname)s [{wc.worker_id} pid={os.getpid()}%(job)s] %(name)s: %(message)s",
-        )
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(self._stamp)
+        self._stamp = setup_child(wc.worker_id, wc.log_level)  # Ray set CUDA_VISIBLE_DEVICES itself
 
         from server.engine.worker import make_generator
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.engine.base import EngineEvent, EventType, Stage, WorkItem, WorkResult
+from server.engine.child import JobStamp, setup_child
 from server.engine.failures import classify_failure, free_memory
 
 if TYPE_CHECKING:
@@ -65,40 +65,12 @@ class WorkerConfig:
     context_parallel_kind: str = "ulysses"
 
 
-class _JobFilter(logging.Filter):
-    """Stamps the running job's id on every log line in the child, including the pipelines' own
-    lines (loading, generated ...), which know nothing of jobs."""
-
-    job_id: str | None = None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.job = f" job={self.job_id}" if self.job_id else ""
-        return True
-
-
 def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None:
     """Child process entry point. Returns (the process exits) on ("stop",) or when the parent is gone."""
-    # CUDA reads this at its first initialisation, which has not happened yet in a fresh spawn child.
-    os.environ["CUDA_VISIBLE_DEVICES"] = cfg.cuda_visible_devices
-    # Serving never touches a model hub.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    # Ctrl-C, `timeout` and systemd's stop signal the whole process group (or cgroup) at once; a
-    # worker that died of it would be restarted by a parent that is still shutting down. The parent
-    # decides when workers stop (("stop",), then SIGKILL); without a parent the pipe ends the loop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(
-        level=cfg.log_level,
-        force=True,  # the child is ours: replace whatever the re-imported main module set up
-        format=f"%(asctime)s %(levelname)s [{cfg.worker_id} pid={os.getpid()}%(job)s] %(name)s: %(message)s",
-    )
-    from server.logging_setup import quiet_library_warnings
-
-    quiet_library_warnings()
-    job_filter = _JobFilter()
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(job_filter)
+    # CUDA reads CUDA_VISIBLE_DEVICES at its first initialisation, not yet done in a fresh spawn child.
+    # The parent decides when workers stop (("stop",), then SIGKILL); without a parent the pipe ends the loop.
+    job_filter = setup_child(cfg.worker_id, cfg.log_level, cuda_visible_devices=cfg.cuda_visible_devices,
+                             ignore_stop_signals=True)
     try:
         _serve(cfg, conn, cancel, job_filter)
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -106,7 +78,7 @@ def worker_main(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag) -> None
         log.info("parent gone; worker exiting")
 
 
-def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: _JobFilter) -> None:
+def _serve(cfg: WorkerConfig, conn: Connection, cancel: CancelFlag, job_filter: JobStamp) -> None:
     from server.engine.failures import BREAKING_FAILURES
     from server.engine.group import RankGroup
 
@@ -258,13 +230,7 @@ def run_item(
     t0 = time.perf_counter()
     files = write_outputs(result, item.output_dir / "video.mp4", extra=item.sidecar_extra)
     timings = {**result.timings, "encode_s": time.perf_counter() - t0}
-    return WorkResult(
-        job_id=item.job_id,
-        files={k: str(Path(v).resolve()) for k, v in asdict(files).items() if v is not None},
-        timings=timings,
-        peak_memory_bytes=result.peak_memory_bytes,
-        worker_id=worker_id,
-    )
+    return WorkResult.of_files(item.job_id, files, timings, result.peak_memory_bytes, worker_id)
 
 
 def recheck(raw: dict[str, Any]) -> ResolvedSpec:
