@@ -9,10 +9,13 @@ Torch-free: the API process imports this.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pipelines.outputs import OutputFiles
 
 
 class EventType(StrEnum):
@@ -57,6 +60,18 @@ class WorkResult:
     timings: dict[str, float]
     peak_memory_bytes: int | None
     worker_id: str
+
+    @classmethod
+    def of_files(cls, job_id: str, files: OutputFiles, timings: dict[str, float], peak_memory_bytes: int | None,
+                 worker_id: str) -> WorkResult:
+        """The result of a job whose outputs the writer put on disk: every file that exists, absolute."""
+        return cls(
+            job_id=job_id,
+            files={k: str(Path(v).resolve()) for k, v in asdict(files).items() if v is not None},
+            timings=timings,
+            peak_memory_bytes=peak_memory_bytes,
+            worker_id=worker_id,
+        )
 
 
 class EngineError(Exception):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,6 @@ from server.engine.base import EventType, Stage, WorkItem, WorkResult
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
-    from pipelines.outputs import OutputFiles
     from pipelines.post.spec import PostSpec
     from pipelines.result import VideoResult
 
@@ -61,7 +59,8 @@ def post_result(gen: VideoGenerator, item: WorkItem, result: VideoResult, worker
                                should_stop=should_stop, device=str(gen.device))
     post_s = time.perf_counter() - t0
     log.info("job %s: post stage done in %.2fs", item.job_id, post_s)
-    return _work_result(item, files, {**result.timings, "post_s": post_s}, result.peak_memory_bytes, worker_id)
+    timings = {**result.timings, "post_s": post_s}
+    return WorkResult.of_files(item.job_id, files, timings, result.peak_memory_bytes, worker_id)
 
 
 def repost_result(gen: VideoGenerator, item: WorkItem, worker_id: str, emit: Emit,
@@ -82,15 +81,4 @@ def repost_result(gen: VideoGenerator, item: WorkItem, worker_id: str, emit: Emi
                                  should_stop=should_stop, device=str(gen.device))
     post_s = time.perf_counter() - t0
     log.info("job %s: re-post done in %.2fs", item.job_id, post_s)
-    return _work_result(item, files, {"post_s": post_s, "total_s": post_s}, None, worker_id)
-
-
-def _work_result(item: WorkItem, files: OutputFiles, timings: dict[str, float], peak: int | None,
-                 worker_id: str) -> WorkResult:
-    return WorkResult(
-        job_id=item.job_id,
-        files={k: str(Path(v).resolve()) for k, v in asdict(files).items() if v is not None},
-        timings=timings,
-        peak_memory_bytes=peak,
-        worker_id=worker_id,
-    )
+    return WorkResult.of_files(item.job_id, files, {"post_s": post_s, "total_s": post_s}, None, worker_id)
