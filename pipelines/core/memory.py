@@ -106,7 +106,6 @@ class VramEstimate:
 class MemoryPlan:
     strategy: MemoryStrategy
     estimate: VramEstimate
-    expected_slowdown: float
     fits: bool
 
 
@@ -127,7 +126,7 @@ def plan_memory(entry: ModelEntry, width: int, height: int, num_frames: int, bud
     last: MemoryPlan | None = None
     for strategy in sorted(candidates, key=lambda s: SLOWDOWN[s]):
         est = VramEstimate.for_job(entry, width, height, num_frames, strategy, ranks)
-        last = MemoryPlan(strategy, est, SLOWDOWN[strategy], budget_bytes is None or est.total_bytes <= budget_bytes)
+        last = MemoryPlan(strategy, est, budget_bytes is None or est.total_bytes <= budget_bytes)
         if last.fits:
             return last
     assert last is not None

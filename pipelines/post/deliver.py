@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[int, int | None], None]
 StopFn = Callable[[], bool]
 
-MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
-
-
 def video_name(spec: PostSpec) -> str:
     """``video.mp4`` / ``video.webm`` / ``video.mov``: the container decides the extension players trust."""
     return f"video.{resolve_codec_container(spec.export)[1]}"

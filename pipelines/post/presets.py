@@ -48,12 +48,3 @@ PRESETS: dict[str, ExportPreset] = {
                      description="ProRes 422 HQ, 10-bit, for further editing"),
     )
 }
-
-
-def preset_table() -> list[dict[str, object]]:
-    """The table as rows, for the API/CLI to list what exists."""
-    return [
-        {"name": p.name, "size": f"{p.size[0]}x{p.size[1]}" if p.size else "source", "codec": p.codec,
-         "container": p.container, "bitrate": p.bitrate, "description": p.description}
-        for p in PRESETS.values()
-    ]

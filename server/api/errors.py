@@ -57,12 +57,6 @@ class UnsupportedMediaType(ApiError):
     code = "unsupported_media_type"
 
 
-class NotReady(ApiError):
-    status = 503
-    type = "server_error"
-    code = "not_ready"
-
-
 # Job-layer and pipeline errors -> (HTTP status, error type). The only table of its kind.
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (JobNotFound, 404, "not_found_error"),

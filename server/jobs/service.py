@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.catalog import Catalog
+from pipelines.core.memory import plan_memory
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families import check_sequence_split
 from server.engine.base import Engine
-from server.jobs.admission import plan_memory
 from server.jobs.dispatcher import JobDispatcher, Render
 from server.jobs.errors import AdmissionRefused, JobNotFound
 from server.jobs.events import JobEvents
