@@ -72,6 +72,8 @@ class VramEstimate:
         at_least = order.index(strategy)
         transformer_b = a.transformer_params_b * a.experts
         encoders_b = a.text_encoder_params_b + (_CLIP_PARAMS_B if a.image_encoder else 0.0) + a.extra_params_b
+        if entry.final_flow is not None:  # the latent upsampler stays resident once a final job loaded it
+            encoders_b += entry.final_flow.upsampler_params_b
         transformer_bytes = transformer_b * 1e9 * _BYTES
         encoder_bytes = encoders_b * 1e9 * _BYTES
         if at_least >= order.index(MemoryStrategy.LAYERWISE_FP8):
