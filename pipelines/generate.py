@@ -236,7 +236,8 @@ class VideoGenerator:
         entry = self.catalog.get(rs.model)
         assert entry is not None
         ranks = self.context_parallel.degree if self.context_parallel else 1
-        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes(), ranks=ranks)
+        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes(), ranks=ranks,
+                           final=rs.quality == "final")
         strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
         order = list(MemoryStrategy)
         if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):

@@ -187,6 +187,8 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
     quality = _quality_settings(entry, spec, width, height)
     if spec.quality == "final":
         _check_final(entry, catalog, mode, width, height)
+        if spec.speed is not SpeedLevel.EXACT:  # step caching across two calls of different shapes: untried
+            raise InvalidSpec("speed", spec.speed.value, "quality final runs exact only; accepted: exact")
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**32)
     if not 0 <= seed <= MAX_SEED:
         raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")

@@ -17,7 +17,7 @@ import torch
 
 from pipelines.core.catalog import Catalog, Mode
 from pipelines.core.errors import InvalidSpec
-from pipelines.core.memory import VramEstimate
+from pipelines.core.memory import GIB, VramEstimate, plan_memory
 from pipelines.core.spec import GenerationSpec, resolve
 from pipelines.families import default_catalog
 from pipelines.families.ltx2 import two_stage
@@ -165,6 +165,7 @@ def test_missing_upsampler_names_the_folder_and_the_pull(tiny_weights_dir: Path,
     ({"width": 96}, "width", "multiple of 64"),                          # 96 halves to 48, not a multiple of 32
     ({"height": 32}, "height", "multiple of 64"),                        # 32 halves below the 32 minimum
     ({"mode": Mode.IMAGE_TO_VIDEO}, "quality", "text-to-video"),
+    ({"speed": "fast"}, "speed", "exact"),
 ])
 def test_final_refusals_name_the_field(fields: dict[str, Any], field: str, words: str, tmp_path: Path) -> None:
     spec: dict[str, Any] = {"model": MODEL, "prompt": "x", "quality": "final", "width": 128, "height": 64} | fields
@@ -187,7 +188,9 @@ def test_published_final_flow_and_the_planner_counts_the_upsampler() -> None:
     assert entry.final_flow.stage2_sigmas == (0.909375, 0.725, 0.421875)  # diffusers' STAGE_2_DISTILLED_SIGMA_VALUES
     assert entry.final_flow.stage2_lora == "ltx-2-19b-distilled-lora-384.safetensors"
     assert resolve(GenerationSpec(model="ltx-2-19b", prompt="x", quality="final"), catalog).quality == "final"
-    without = entry.model_copy(update={"final_flow": None})
-    more = (VramEstimate.for_job(entry, 768, 512, 121).weights_bytes
-            - VramEstimate.for_job(without, 768, 512, 121).weights_bytes)
-    assert more == pytest.approx(0.5e9 * 2, rel=0.01)  # 0.5B parameters in bf16
+    more = (VramEstimate.for_job(entry, 768, 512, 121, final=True).weights_bytes
+            - VramEstimate.for_job(entry, 768, 512, 121).weights_bytes)
+    assert more == pytest.approx(0.5e9 * 2, rel=0.01)  # a final job holds the upsampler too: 0.5B in bf16
+    plan = plan_memory(entry, 768, 512, 121, 80 * GIB, final=True)
+    held = VramEstimate.for_job(entry, 768, 512, 121, plan.strategy, final=True)
+    assert plan.estimate.weights_bytes == held.weights_bytes
