@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipelines.core.loras import apply_loras
 from pipelines.core.memory import MemoryStrategy, plan_memory
 from pipelines.core.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
 from pipelines.families import adapter_for, check_sequence_split, default_catalog
+from pipelines.families.base import FlowStage
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
 from pipelines.parallel import ContextParallel
 from pipelines.result import VideoResult
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 OnStep = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
 # Stages reported through ``on_stage``: loading (only when the model is not resident),
-# text_encoding, denoising, decoding, audio_decoding (audio models). Names match server.engine.base.Stage.
+# text_encoding, denoising, upsampling + refining (a two-stage flow), decoding, audio_decoding (audio
+# models). Names match server.engine.base.Stage.
 OnStage = Callable[[str], None]
 
 
@@ -144,17 +147,20 @@ class VideoGenerator:
             timings["text_encode_s"] = self._now() - t0
 
             marks: list[float] = []
+            flow = family.flow(entry, rs)  # one pass, or a multi-stage flow (LTX-2 quality final)
+            progress = _FlowProgress(sum(s.steps for s in flow), flow[-1] if flow[-1].steps else None)
 
             def on_step_end(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
                 marks.append(self._now())
-                total = int(getattr(p, "num_timesteps", 0) or rs.steps)
+                this = int(getattr(p, "num_timesteps", 0) or progress.current.steps)
+                done, total = progress.done + i + 1, progress.total - progress.current.steps + this
                 if on_step is not None:
-                    on_step(i + 1, total)
-                if i + 1 == total:
+                    on_step(done, total)
+                if i + 1 == this and progress.current == progress.last:
                     stage("decoding")
                 if stop():
                     # Raising aborts the diffusers loop at once; per-call state is reset next call.
-                    raise GenerationCancelled(i + 1, total)
+                    raise GenerationCancelled(done, total)
                 return kw
 
             from pipelines.flow_shift import apply_flow_shift
@@ -169,9 +175,21 @@ class VideoGenerator:
             stage("denoising")
             t_call = self._now()
             audio_stage = AudioDecodeStage(pipe, lambda: stage("audio_decoding"), self._now)
+
+            def call(pipeline: Any, step: FlowStage, **kw: Any) -> Any:
+                if step != flow[0]:  # the first stage was announced above
+                    stage(step.name)
+                progress.start(step)
+                if step.steps:
+                    kw["callback_on_step_end"] = on_step_end
+                t_stage = self._now()
+                result = pipeline(generator=generator, **kw)
+                progress.finish(step, self._now() - t_stage)
+                return result
+
             try:
                 with torch.inference_mode(), audio_stage:
-                    out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
+                    out = family.run(entry, pipe, rs, kwargs, call, location.path)
             finally:
                 batched = sum(h.batched_calls for h in cfg_hooks)
                 for hook in cfg_hooks:
@@ -184,6 +202,8 @@ class VideoGenerator:
 
         if cfg_hooks:
             optimizations["cfg_batched_forwards"] = batched
+        optimizations["flow"] = {"quality": rs.quality, "stages": [asdict(s) for s in flow]}
+        timings |= {f"flow_{name}_s": seconds for name, seconds in progress.seconds.items() if len(flow) > 1}
         if entry.distilled:
             from pipelines.distill import schedule_record
 
@@ -216,7 +236,8 @@ class VideoGenerator:
         entry = self.catalog.get(rs.model)
         assert entry is not None
         ranks = self.context_parallel.degree if self.context_parallel else 1
-        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes(), ranks=ranks)
+        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes(), ranks=ranks,
+                           final=rs.quality == "final")
         strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
         order = list(MemoryStrategy)
         if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):
@@ -252,6 +273,24 @@ class VideoGenerator:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
+
+
+@dataclass
+class _FlowProgress:
+    """Steps across the flow's pipeline calls: a job's progress runs 0..total over all of them."""
+
+    total: int
+    last: FlowStage | None  # the last denoising stage (its last step starts decoding)
+    done: int = 0
+    current: FlowStage = field(default_factory=lambda: FlowStage("denoising", 0, 0))
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def start(self, stage: FlowStage) -> None:
+        self.current = stage
+
+    def finish(self, stage: FlowStage, seconds: float) -> None:
+        self.done += stage.steps
+        self.seconds[stage.name] = seconds
 
 
 def generate(

@@ -34,12 +34,14 @@ def pull(model_id: str, weights_dir: Path, revision: str | None = None) -> Path:
     # during a resumed download cannot mix files from two commits.
     commit = HfApi().model_info(entry.hub_repo, revision=rev).sha or rev
     target = weights_dir / model_id
+    # quality final: the latent upsampler is a component folder (*/*); its stage-2 LoRA sits at the root.
+    stage2 = [entry.final_flow.stage2_lora] if entry.final_flow and entry.final_flow.stage2_lora else []
     snapshot_download(
         repo_id=entry.hub_repo,
         revision=commit,
         local_dir=target,
         # Component folders and the index only: some repos also hold multi-GB single-file checkpoints.
-        allow_patterns=["model_index.json", "*/*"],
+        allow_patterns=["model_index.json", "*/*", *stage2],
     )
     missing = missing_files(target)
     if missing:

@@ -25,7 +25,7 @@ TINY_MARKER = "vidserve-tiny.json"
 # Bump when the tiny architectures change, so stale folders are rebuilt. 2: LTX has two blocks
 # (step caching needs a first block and at least one more). 3: LTX's VAE compresses 32x, as the real one,
 # and Wan's rotary table spans real sizes (rope_max_seq_len 1024, as published).
-TINY_VERSION = 3
+TINY_VERSION = 4  # 4: tiny-ltx-2 has a latent_upsampler/ (quality final)
 
 
 def _builders() -> dict[str, Callable[[], Any]]:
@@ -74,8 +74,12 @@ def make_tiny(model_id: str, weights_dir: Path, force: bool = False) -> Path:
 
     transformers.utils.logging.disable_progress_bar()  # "Writing model shards" bars for 300 KB files
     pipe = build_tiny_pipeline(model_id)
+    extras = {name: build() for adapter in ADAPTERS
+              for name, build in adapter.tiny_components().get(model_id, {}).items()}
     with _replacing(target) as tmp:
         pipe.save_pretrained(tmp, safe_serialization=True)
+        for name, module in extras.items():  # components beside the pipeline (LTX-2's latent upsampler)
+            module.save_pretrained(tmp / name, safe_serialization=True)
         (tmp / TINY_MARKER).write_text(json.dumps({"model": model_id, "version": TINY_VERSION, "random": True}))
     log.info("built tiny model %s at %s", model_id, target)
     return target

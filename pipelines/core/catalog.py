@@ -153,6 +153,23 @@ class BundledLora(BaseModel):
 # Pipelines whose ``__call__`` takes a custom ``timesteps=`` list in diffusers 0.42.1. LTXPipeline
 # does not: it always passes its own sigmas too, and diffusers raises "Only one of `timesteps` or
 # `sigmas`", which is why timestep-distilled LTX entries run text-to-video on LTXConditionPipeline
+class TwoStageFlow(BaseModel):
+    """``quality: "final"``: stage 1 at half the requested size (the request's steps and guidance),
+    a x2 latent upsample, stage 2 refining at the full size on the distilled sigmas (LTX-2's
+    production flow, diffusers' LTX-2 docs "Two-stages Generation")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The weights folder's subfolder holding the latent upsampler (loaded from local files).
+    upsampler: str = "latent_upsampler"
+    upsampler_params_b: float = 0.0
+    stage2_sigmas: tuple[float, ...]
+    stage2_guidance_scale: float = 1.0
+    # The distilled LoRA stage 2 runs with (a file at the hub repo's root, fetched by `weights pull`);
+    # None: stage 2 runs the weights as they are (a distilled checkpoint, a tiny model).
+    stage2_lora: str | None = None
+
+
 # (as diffusers' own LTX 0.9.7/0.9.8 distilled examples do). Wan pipelines take no schedule at all.
 TIMESTEP_PIPELINES = frozenset({"LTXConditionPipeline"})
 
@@ -187,6 +204,8 @@ class ModelEntry(BaseModel):
     audio: AudioDefaults | None = None
     # How many reference images (subjects/characters to keep) a request may give; 0: none (Wan VACE: 3).
     max_reference_images: int = Field(default=0, ge=0)
+    # Set for models with a two-stage production flow (``quality: "final"``); None: draft only.
+    final_flow: TwoStageFlow | None = None
 
     @property
     def modes(self) -> list[Mode]:
@@ -256,6 +275,8 @@ class ModelInfo(BaseModel):
     notes: str
     # models that generate a soundtrack: its rate and the audio knobs' defaults (None: video only)
     audio: AudioDefaults | None = None
+    # quality "final": the two-stage flow (None: draft only)
+    final_flow: TwoStageFlow | None = None
 
     @classmethod
     def of(cls, entry: ModelEntry) -> ModelInfo:
@@ -263,7 +284,8 @@ class ModelInfo(BaseModel):
                    max_reference_images=entry.max_reference_images, defaults=entry.defaults,
                    rules=entry.rules, distilled=entry.distilled, base_model=entry.base_model,
                    bundled_loras=list(entry.bundled_loras), hub_repo=entry.hub_repo, revision=entry.revision,
-                   license=entry.license, tiny=entry.tiny, notes=entry.notes, audio=entry.audio)
+                   license=entry.license, tiny=entry.tiny, notes=entry.notes, audio=entry.audio,
+                   final_flow=entry.final_flow)
 
 
 class Catalog:

@@ -64,7 +64,7 @@ class VramEstimate:
 
     @classmethod
     def for_job(cls, entry: ModelEntry, width: int, height: int, num_frames: int,
-                strategy: MemoryStrategy = MemoryStrategy.NONE, ranks: int = 1) -> VramEstimate:
+                strategy: MemoryStrategy = MemoryStrategy.NONE, ranks: int = 1, final: bool = False) -> VramEstimate:
         """Per GPU. With context parallelism over ``ranks`` GPUs each holds all weights and 1/ranks
         of the transformer's activations (the VAE decode is not split)."""
         a = entry.architecture
@@ -72,6 +72,8 @@ class VramEstimate:
         at_least = order.index(strategy)
         transformer_b = a.transformer_params_b * a.experts
         encoders_b = a.text_encoder_params_b + (_CLIP_PARAMS_B if a.image_encoder else 0.0) + a.extra_params_b
+        if final and entry.final_flow is not None:  # quality final: the latent upsampler is resident too
+            encoders_b += entry.final_flow.upsampler_params_b
         transformer_bytes = transformer_b * 1e9 * _BYTES
         encoder_bytes = encoders_b * 1e9 * _BYTES
         if at_least >= order.index(MemoryStrategy.LAYERWISE_FP8):
@@ -118,14 +120,14 @@ def latent_tokens(entry: ModelEntry, width: int, height: int, num_frames: int) -
 
 
 def plan_memory(entry: ModelEntry, width: int, height: int, num_frames: int, budget_bytes: int | None,
-                allowed: list[MemoryStrategy] | None = None, ranks: int = 1) -> MemoryPlan:
+                allowed: list[MemoryStrategy] | None = None, ranks: int = 1, final: bool = False) -> MemoryPlan:
     """The fastest strategy whose estimate fits ``budget_bytes`` per GPU (no budget: everything
     resident), for a job split over ``ranks`` GPUs. When none fits, the most frugal one is returned
     with ``fits=False``."""
     candidates = allowed or list(MemoryStrategy)
     last: MemoryPlan | None = None
     for strategy in sorted(candidates, key=lambda s: SLOWDOWN[s]):
-        est = VramEstimate.for_job(entry, width, height, num_frames, strategy, ranks)
+        est = VramEstimate.for_job(entry, width, height, num_frames, strategy, ranks, final)
         last = MemoryPlan(strategy, est, budget_bytes is None or est.total_bytes <= budget_bytes)
         if last.fits:
             return last

@@ -20,6 +20,8 @@ from pipelines.core.images import check_image_file
 from pipelines.core.loras import LoraRef, check_refs
 
 ImageFit = Literal["cover", "contain"]
+# draft: one pass at the requested size; final: the model's two-stage flow (ModelEntry.final_flow).
+Quality = Literal["draft", "final"]
 
 
 class SpeedLevel(StrEnum):
@@ -66,6 +68,7 @@ class GenerationSpec(AudioRequest):
     # or contain (letterbox on black).
     image_fit: ImageFit = "cover"
     speed: SpeedLevel = SpeedLevel.EXACT
+    quality: Quality = "draft"
     # LoRA adapters, resolved and checked against the model (pipelines.core.loras.resolve_loras).
     loras: list[LoraRef] | None = None
     # Extension: the generated clip continues this video (``image`` is its last frame); the result is
@@ -106,6 +109,7 @@ class ResolvedSpec(ResolvedAudio):
     last_image: Path | None = None
     image_fit: ImageFit = "cover"
     speed: SpeedLevel = SpeedLevel.EXACT
+    quality: Quality = "draft"
     loras: tuple[LoraRef, ...] = ()
     extend_video: Path | None = None
     video: Path | None = None
@@ -181,6 +185,10 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
     if spec.guidance_scale_2 is not None and entry.architecture.experts < 2:
         raise InvalidSpec("guidance_scale_2", spec.guidance_scale_2, f"{entry.id} has one expert; omit it")
     quality = _quality_settings(entry, spec, width, height)
+    if spec.quality == "final":
+        _check_final(entry, catalog, mode, width, height)
+        if spec.speed is not SpeedLevel.EXACT:  # step caching across two calls of different shapes: untried
+            raise InvalidSpec("speed", spec.speed.value, "quality final runs exact only; accepted: exact")
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**32)
     if not 0 <= seed <= MAX_SEED:
         raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
@@ -214,6 +222,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         last_image=last_image,
         image_fit=spec.image_fit,
         speed=spec.speed,
+        quality=spec.quality,
         loras=loras,
         extend_video=spec.extend_video,
         video=spec.video,
@@ -225,6 +234,24 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         audio_stg_scale=audio.audio_stg_scale, audio_modality_scale=audio.audio_modality_scale,
         audio_guidance_rescale=audio.audio_guidance_rescale,
     )
+
+
+def _check_final(entry: ModelEntry, catalog: Catalog, mode: Mode, width: int, height: int) -> None:
+    """``quality: "final"`` needs a model with a two-stage flow, text-to-video, and a size whose half
+    (stage 1) is itself a valid size."""
+    if entry.final_flow is None:
+        having = ", ".join(e.id for e in catalog.entries() if e.final_flow is not None) or "none"
+        raise InvalidSpec("quality", "final", f"{entry.id} has no two-stage final flow; accepted: draft "
+                          f"(models with a final flow: {having})")
+    if mode is not Mode.TEXT_TO_VIDEO:
+        raise InvalidSpec("quality", "final", f"the final flow runs text-to-video only; {mode.value} runs draft")
+    rules = entry.rules
+    step = 2 * rules.size_multiple
+    for name, side in (("width", width), ("height", height)):
+        if side % step or side // 2 < rules.min_side:
+            lo = side // step * step
+            raise InvalidSpec(name, side, f"quality final runs stage 1 at half size, so it must be a multiple of "
+                              f"{step} for {entry.id} (nearest: {max(lo, step)} or {lo + step})")
 
 
 # Upper bounds that catch typos, not taste: Wan FLF2V publishes 16; LTX's decode settings live in [0, 1].

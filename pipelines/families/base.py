@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipelines.core.catalog import Mode, ModelEntry
@@ -31,6 +32,24 @@ class CacheThresholds:
 
     fast: float
     fastest: float
+
+
+@dataclass(frozen=True)
+class FlowStage:
+    """One pipeline call of a generation, as the job shows it (``name``, a server Stage) and the
+    sidecar records it (``optimizations.flow``). ``steps`` 0: no denoising (a latent upsample)."""
+
+    name: str
+    width: int
+    height: int
+    steps: int = 0
+    sigmas: tuple[float, ...] | None = None
+    guidance_scale: float | None = None
+
+
+# How an adapter runs one pipeline call of its flow: ``call(pipeline, stage, **kwargs)`` adds the
+# generator and (for a denoising stage) the progress callback, announces the stage, returns the output.
+StageCall = Callable[..., Any]
 
 
 class FamilyAdapter(ABC):
@@ -65,6 +84,11 @@ class FamilyAdapter(ABC):
     def tiny_builders(self) -> dict[str, Callable[[], Any]]:
         """Tiny model id -> a function building its random-weight pipeline (torch imported there)."""
 
+    def tiny_components(self) -> dict[str, dict[str, Callable[[], Any]]]:
+        """Tiny model id -> {subfolder: builder} of components saved beside its pipeline (components
+        the pipeline's ``model_index.json`` does not list, e.g. LTX-2's latent upsampler)."""
+        return {}
+
     def check_entry(self, entry: ModelEntry) -> None:
         """The family's rules on an entry's data (which settings it must or must not set); raise
         ValueError naming the entry. Run over the default catalog (``pipelines.families``)."""
@@ -85,6 +109,18 @@ class FamilyAdapter(ABC):
         if schedule is not None:  # timestep-distilled: the published schedule (see ModelEntry.schedule_for)
             kw["timesteps"] = list(schedule)
         return kw | self.mode_kwargs(entry, spec, first, last)
+
+    def flow(self, entry: ModelEntry, spec: ResolvedSpec) -> list[FlowStage]:
+        """The pipeline calls a job runs, in order: one denoising pass at the requested size, unless
+        the family has a multi-stage flow for this request (LTX-2 ``quality: "final"``)."""
+        return [FlowStage("denoising", spec.width, spec.height, spec.steps, guidance_scale=spec.guidance_scale)]
+
+    def run(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, kwargs: dict[str, Any], call: StageCall,
+            location: Path) -> Any:
+        """Run ``flow(entry, spec)`` through ``call`` and return the last call's output (what ``media``
+        reads). ``kwargs`` is ``call_kwargs`` plus the embeddings; ``location`` the weights folder (for
+        components loaded on demand)."""
+        return call(pipe, self.flow(entry, spec)[0], **kwargs)
 
     def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
         """What the pipeline returned, as frames (and audio, for families that make it)."""

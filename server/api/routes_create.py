@@ -100,7 +100,8 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
                                    "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed",
-                                   "flow_shift", "decode_timestep", "decode_noise_scale", "image_cond_noise_scale"},
+                                   "quality", "flow_shift", "decode_timestep", "decode_noise_scale",
+                                   "image_cond_noise_scale"},
                           exclude_none=True) | req.spec_fields()
     spec["model"] = entry.id
     shape = apply_shape(entry, spec, req.size, req.aspect_ratio, req.resolution)
@@ -149,7 +150,7 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
-                                                   "guidance_scale"}, exclude_none=True) | req.spec_fields()
+                                                   "guidance_scale", "quality"}, exclude_none=True) | req.spec_fields()
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)
     shape = apply_shape(entry, spec, req.size or None, req.aspect_ratio, req.resolution)

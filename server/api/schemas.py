@@ -82,6 +82,8 @@ class NativeRequest(CommonFields, AudioFields):
     image_fit: Literal["cover", "contain"] = "cover"
     speed: Literal["exact", "fast", "fastest"] = Field(
         default="exact", description="exact: the same math as diffusers; fast/fastest: step caching (lossy)")
+    quality: Literal["draft", "final"] = Field(
+        default="draft", description="draft: one pass; final: the model's two-stage flow (LTX-2; GET /v1/models)")
     image: str | None = None
     last_image: str | None = None
 
@@ -105,6 +107,7 @@ class OpenAIVideoRequest(CommonFields, AudioFields):
     guidance_scale: float | None = Field(default=None, ge=0, le=30)
     n: int = Field(default=1, ge=1, le=MAX_N, description="takes: seeds seed..seed+n-1, one group_id")
     speed: Literal["exact", "fast", "fastest"] = "exact"
+    quality: Literal["draft", "final"] = "draft"
 
 
 def openai_status(state: JobState) -> str:

@@ -29,6 +29,8 @@ class Stage(StrEnum):
     LOADING = "loading"
     TEXT_ENCODING = "text_encoding"
     DENOISING = "denoising"
+    UPSAMPLING = "upsampling"  # quality final: the x2 latent upsample between the two denoising stages
+    REFINING = "refining"      # quality final: stage 2, denoising at the full size
     DECODING = "decoding"
     AUDIO_DECODING = "audio_decoding"  # audio VAE + vocoder, on models that generate a soundtrack
     POST = "post"

@@ -210,8 +210,8 @@ def run_item(
     last = [time.perf_counter()]
 
     def on_stage(name: str) -> None:
-        if name == Stage.DENOISING:
-            last[0] = time.perf_counter()  # step 1's duration counts from the start of denoising
+        if name in (Stage.DENOISING, Stage.REFINING):
+            last[0] = time.perf_counter()  # a stage's first step counts from the start of its denoising
         emit(EventType.STAGE, {"stage": Stage(name)})
 
     def on_step(step: int, total: int) -> None:

@@ -108,7 +108,8 @@ class JobService:
         if limit is None:
             return
         # The same planner the worker runs: refuse only when even the most frugal strategy cannot fit.
-        plan = plan_memory(entry, width, height, num_frames, limit, ranks=self.context_parallel)
+        plan = plan_memory(entry, width, height, num_frames, limit, ranks=self.context_parallel,
+                           final=spec.quality == "final")
         if not plan.fits:
             raise AdmissionRefused(
                 f"{model} at {width}x{height} with {num_frames} frames needs {plan.estimate.describe()}, more than "

@@ -7,11 +7,12 @@ the vocoder next to the frames. Torch-free at import."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.spec import ResolvedSpec
-from pipelines.families.base import CacheThresholds, FamilyAdapter, first_last, uses_cfg
+from pipelines.families.base import CacheThresholds, FamilyAdapter, FlowStage, StageCall, first_last, uses_cfg
 
 if TYPE_CHECKING:
     import torch
@@ -67,6 +68,31 @@ class Ltx2Family(FamilyAdapter):
             kw["conditions"] = [LTX2VideoCondition(frames=first, index=0, strength=1.0),
                                 LTX2VideoCondition(frames=last, index=-1, strength=1.0)]
         return kw
+
+    def flow(self, entry: ModelEntry, spec: ResolvedSpec) -> list[FlowStage]:
+        """draft: one pass. final (``entry.final_flow``): stage 1 at half size with the request's steps
+        and guidance, the x2 latent upsample, stage 2 at the full size on the distilled sigmas."""
+        final = entry.final_flow
+        if spec.quality != "final" or final is None:
+            return super().flow(entry, spec)
+        return [FlowStage("denoising", spec.width // 2, spec.height // 2, spec.steps,
+                          guidance_scale=spec.guidance_scale),
+                FlowStage("upsampling", spec.width, spec.height),
+                FlowStage("refining", spec.width, spec.height, len(final.stage2_sigmas), final.stage2_sigmas,
+                          final.stage2_guidance_scale)]
+
+    def run(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, kwargs: dict[str, Any], call: StageCall,
+            location: Path) -> Any:
+        if spec.quality != "final" or entry.final_flow is None:
+            return super().run(entry, pipe, spec, kwargs, call, location)
+        from pipelines.families.ltx2.two_stage import run_final
+
+        return run_final(entry.final_flow, self.flow(entry, spec), pipe, spec, kwargs, call, location)
+
+    def tiny_components(self) -> dict[str, dict[str, Callable[[], Any]]]:
+        from pipelines.families.ltx2.tiny import COMPONENTS
+
+        return COMPONENTS
 
     def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
         """Frames, and the vocoder's waveform ((batch, channels, samples) at the entry's audio rate)."""

@@ -13,7 +13,7 @@ audio VAE + vocoder + text connectors at about 0.5B parameters.
 from __future__ import annotations
 
 from pipelines.core.audio_spec import AudioDefaults
-from pipelines.core.catalog import Architecture, Defaults, Mode, ModelEntry, ShapeRules
+from pipelines.core.catalog import Architecture, Defaults, Mode, ModelEntry, ShapeRules, TwoStageFlow
 
 LTX2_FAMILY = "ltx-2"
 # diffusers 0.42.1 pipelines/ltx2/pipeline_ltx2.py example
@@ -36,6 +36,14 @@ _LTX2_19B = Architecture(
 # diffusers.pipelines.ltx2.utils.DISTILLED_SIGMA_VALUES (0.42.1): the distilled checkpoints' schedule.
 _DISTILLED_SIGMAS = (1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875)
 
+# diffusers.pipelines.ltx2.utils.STAGE_2_DISTILLED_SIGMA_VALUES (0.42.1): stage 2 of the final flow.
+STAGE_2_SIGMAS = (0.909375, 0.725, 0.421875)
+# diffusers' LTX-2 docs "Two-stages Generation": LTX2LatentUpsamplerModel from the repo's
+# latent_upsampler/ folder, stage 2 with the distilled LoRA at 1.0, guidance 1.0, these sigmas. The
+# upsampler's size is LTX2LatentUpsamplerModel's default config counted (1024 channels, 4+4 blocks: ~0.5B).
+_FINAL_19B = TwoStageFlow(upsampler="latent_upsampler", upsampler_params_b=0.5, stage2_sigmas=STAGE_2_SIGMAS,
+                          stage2_guidance_scale=1.0, stage2_lora="ltx-2-19b-distilled-lora-384.safetensors")
+
 ENTRIES: list[ModelEntry] = [
     ModelEntry(
         id="ltx-2-19b",
@@ -49,10 +57,13 @@ ENTRIES: list[ModelEntry] = [
         hub_repo="Lightricks/LTX-2",
         license="LTX-2 Community License",
         audio=AudioDefaults(sample_rate=24000),
+        final_flow=_FINAL_19B,
         notes="Settings from diffusers' LTX2Pipeline example (768x512, 121 frames @ 24 fps, 30 steps, guidance 3.0, "
               "its negative prompt) [X1]; "
               "audio knobs are LTX2Pipeline's defaults (audio guidance 7, STG 1, modality 3, rescale 0.7). "
-              "Describe the soundtrack inside the prompt (speech in quotes, ambience, music), as LTX-2 expects.",
+              "Describe the soundtrack inside the prompt (speech in quotes, ambience, music), as LTX-2 expects. "
+              "quality final: diffusers' two-stage example (half size with CFG, latent_upsampler x2, stage 2 on "
+              "STAGE_2_DISTILLED_SIGMA_VALUES with ltx-2-19b-distilled-lora-384, guidance 1.0).",
     ),
     ModelEntry(
         id="ltx-2.3-distilled",
@@ -85,6 +96,7 @@ TINY_ENTRIES: list[ModelEntry] = [
             "latent_channels": 4, "text_encoder_params_b": 0.0001, "text_dim": 32, "extra_params_b": 0.0}),
         tiny=True,
         audio=AudioDefaults(sample_rate=16000),
+        final_flow=TwoStageFlow(stage2_sigmas=STAGE_2_SIGMAS),  # no LoRA: stage 2 runs the tiny weights
     ),
 ]
 

@@ -85,3 +85,17 @@ def build_ltx2() -> Any:
 
 
 BUILDERS: dict[str, Callable[[], Any]] = {"tiny-ltx-2": build_ltx2}
+
+
+def build_upsampler() -> Any:
+    """The x2 latent upsampler of the final flow, from diffusers' ``LTX2LatentUpsamplerModel`` at toy
+    width (GroupNorm needs 32 channels), over the tiny VAE's latent channels."""
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    return seeded(7, lambda: LTX2LatentUpsamplerModel(
+        in_channels=LATENT_CHANNELS, mid_channels=32, num_blocks_per_stage=1, dims=3, spatial_upsample=True,
+        temporal_upsample=False, use_rational_resampler=False,
+    )).eval()
+
+
+COMPONENTS: dict[str, dict[str, Callable[[], Any]]] = {"tiny-ltx-2": {"latent_upsampler": build_upsampler}}

@@ -1,0 +1,89 @@
+"""LTX-2's two-stage production flow (``quality: "final"``), as diffusers' LTX-2 docs run it
+("Two-stages Generation"): stage 1 denoises at half the size with the request's steps and CFG and
+returns latents; ``LTX2LatentUpsamplePipeline`` doubles the video latents; stage 2 re-noises them
+(and the audio latents) to the first distilled sigma and refines at the full size on the distilled
+sigmas, with the distilled LoRA where the entry names one, on a scheduler without dynamic shifting so
+the sigmas run as published. Imported only when a final job runs (torch, diffusers)."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipelines.core.catalog import TwoStageFlow
+from pipelines.core.errors import ModelUnavailable
+from pipelines.core.spec import ResolvedSpec
+from pipelines.families.base import FlowStage, StageCall
+
+# The stage-2 LoRA's adapter name while stage 2 runs (deleted after it, so per-request LoRAs see none).
+STAGE2_ADAPTER = "vidserve_stage_2_distilled"
+
+# One upsample pipeline per loaded LTX-2 pipeline, built on first use and dropped with it.
+_UPSAMPLERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def run_final(final: TwoStageFlow, flow: list[FlowStage], pipe: Any, spec: ResolvedSpec, kwargs: dict[str, Any],
+              call: StageCall, location: Path) -> Any:
+    stage1, upsample, stage2 = flow
+    assert stage2.sigmas is not None and stage2.guidance_scale is not None
+    video_latents, audio_latents = call(pipe, stage1, **kwargs | {
+        "width": stage1.width, "height": stage1.height, "output_type": "latent", "return_dict": False})
+    upsampler = upsample_pipeline(pipe, spec.model, location / final.upsampler)
+    upscaled = call(upsampler, upsample, latents=video_latents, output_type="latent", return_dict=False)[0]
+    second = {k: v for k, v in kwargs.items() if k != "timesteps"} | {
+        "latents": upscaled, "audio_latents": audio_latents, "width": stage2.width, "height": stage2.height,
+        "num_inference_steps": stage2.steps, "sigmas": list(stage2.sigmas), "noise_scale": stage2.sigmas[0],
+        "guidance_scale": stage2.guidance_scale,
+    }
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    scheduler = pipe.scheduler
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, use_dynamic_shifting=False,
+                                                                 shift_terminal=None)
+    try:
+        with stage2_lora(pipe, final, spec, location):
+            return call(pipe, stage2, **second)
+    finally:
+        pipe.scheduler = scheduler  # the next job (draft or stage 1) gets the loaded scheduler back
+
+
+def upsample_pipeline(pipe: Any, model_id: str, folder: Path) -> Any:
+    """``LTX2LatentUpsamplePipeline`` over ``pipe``'s VAE and the upsampler in ``folder`` (local files),
+    on the pipeline's device and in its VAE's dtype; loaded once per loaded pipeline."""
+    held = _UPSAMPLERS.get(pipe)
+    if held is not None:
+        return held
+    if not (folder / "config.json").is_file():
+        raise ModelUnavailable(model_id, f"no latent upsampler at {folder} (quality final needs it); "
+                               f"run `vidserve weights pull {model_id}`", folder)
+    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplePipeline
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    model = LTX2LatentUpsamplerModel.from_pretrained(str(folder), dtype=pipe.vae.dtype, local_files_only=True)
+    held = LTX2LatentUpsamplePipeline(vae=pipe.vae, latent_upsampler=model.to(pipe._execution_device).eval())
+    _UPSAMPLERS[pipe] = held
+    return held
+
+
+@contextlib.contextmanager
+def stage2_lora(pipe: Any, final: TwoStageFlow, spec: ResolvedSpec, location: Path) -> Iterator[None]:
+    """The distilled LoRA active, next to the request's own LoRAs, for stage 2 only."""
+    if final.stage2_lora is None:
+        yield
+        return
+    path = location / final.stage2_lora
+    if not path.is_file():
+        raise ModelUnavailable(spec.model, f"no stage-2 LoRA at {path} (quality final needs it); "
+                               f"run `vidserve weights pull {spec.model}`", path)
+    active = {ref.adapter_name("transformer"): ref.strength for ref in spec.loras if "transformer" in ref.targets}
+    pipe.load_lora_weights(str(path), adapter_name=STAGE2_ADAPTER)
+    try:
+        pipe.transformer.set_adapters([*active, STAGE2_ADAPTER], [*active.values(), 1.0])
+        yield
+    finally:
+        pipe.transformer.delete_adapters([STAGE2_ADAPTER])
+        if active:
+            pipe.transformer.set_adapters(list(active), list(active.values()))
