@@ -116,7 +116,7 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
         # sha256 of every input file (images, source video, mask, reference images), by spec field.
         "inputs": input_hashes(result.spec),
         # How an extension was made: "chain" (from the last frame) or the model's own ("diffusion_forcing").
-        "extend_method": adapter_for(entry).extend_method if entry and result.spec.extend_video else None,
+        "extend_method": adapter_for(entry).extension_method(entry, result.spec) if entry else None,
         "seed": result.spec.seed,
         "model": {
             "id": result.spec.model,

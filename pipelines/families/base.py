@@ -101,6 +101,14 @@ class FamilyAdapter(ABC):
         """Whether an extension of this entry runs as its video-to-video mode rather than by chaining."""
         return self.extend_method != "chain" and Mode.VIDEO_TO_VIDEO in entry.pipelines
 
+    def extension_method(self, entry: ModelEntry, spec: ResolvedSpec) -> str | None:
+        """How ``spec`` extends a video (the sidecar's ``extend_method``): the family's own method when it ran
+        natively (video-to-video), "chain" when it ran from the last frame, None when it is no extension."""
+        if spec.extend_video is None:
+            return None
+        native = spec.mode is Mode.VIDEO_TO_VIDEO and self.extends_natively(entry)
+        return self.extend_method if native else "chain"
+
     def requested_frames(self, entry: ModelEntry, spec: ResolvedSpec, frames: np.ndarray) -> np.ndarray:
         """The ``num_frames`` the request asked for out of what the pipeline returned (a pipeline that
         returns its conditioning frames too trims them here); for an extension, its first frame is the seam

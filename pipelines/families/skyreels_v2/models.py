@@ -49,7 +49,8 @@ RULES = ShapeRules(frames_multiple=4, size_multiple=16)
 _NOTE = ("Steps 30, guidance 6.0, flow shift 8.0 (text-to-video) on UniPC, 24 fps [S1][S2]; diffusion forcing: "
          "ar_step 0 (synchronous), overlap_history 17, addnoise_condition 20 [S1][S2]. Image modes run the "
          "text-to-video shift and guidance (diffusers suggests 5.0/5.0 for I2V [S1]; a request may override). "
-         "Negative prompt: Wan's official default (SkyReels-V2 is built on Wan 2.1). No commit pinned.")
+         "Negative prompt: Wan's official default (sample_neg_prompt, [W21]; SkyReels-V2 is built on Wan 2.1). "
+         "No commit pinned.")
 # Parameters: Wan 2.1's architectures (1.3B: dim 1536, 30 layers; 14B: dim 5120, 40 layers), from [S2].
 _SMALL = Architecture(transformer_params_b=1.3, dim=1536, ffn_dim=8960, num_layers=30, num_heads=12)
 _LARGE = Architecture(transformer_params_b=14.0, dim=5120, ffn_dim=13824, num_layers=40, num_heads=40)
