@@ -80,3 +80,14 @@ def test_extension_continues_the_source_it_is_given(gen: VideoGenerator, tmp_pat
     assert outs[0].shape == outs[1].shape == (9 + 9 - 1, 64, 64, 3)
     # Same seed and prompt: the continuations differ only because their sources do.
     assert np.abs(outs[0][9:].astype(int) - outs[1][9:].astype(int)).mean() > 1.0
+
+
+def test_video_to_video_refuses_a_mask_it_would_ignore(color_images: dict[str, Path]) -> None:
+    from pipelines.core.errors import InvalidSpec
+
+    entry = CATALOG.get(MODEL)
+    assert entry is not None and "video" in entry.inputs and "mask" not in entry.inputs
+    with pytest.raises(InvalidSpec) as err:
+        resolve(GenerationSpec(model=MODEL, prompt="x", video=color_images["video"], mask=color_images["red"]),
+                CATALOG)
+    assert err.value.field == "mask" and "takes no mask" in str(err.value)
