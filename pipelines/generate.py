@@ -216,7 +216,7 @@ class VideoGenerator:
         timings["total_s"] = time.perf_counter() - t_start
         steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
         media = family.media(out, entry)
-        frames = media.frames
+        frames = family.requested_frames(entry, rs, media.frames)
         audio = media.audio if rs.generate_audio else None
         if rs.extend_video is not None:
             from pipelines.stitch import stitch_audio, stitch_onto

@@ -102,7 +102,7 @@ def input_hashes(spec: ResolvedSpec) -> dict[str, str]:
 
 
 def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dict[str, Any]:
-    from pipelines.families import default_catalog
+    from pipelines.families import adapter_for, default_catalog
     from pipelines.provenance import environment
 
     catalog = default_catalog()
@@ -115,6 +115,8 @@ def build_sidecar(result: VideoResult, video_path: Path, encode_s: float) -> dic
         "spec": result.spec.model_dump(mode="json"),
         # sha256 of every input file (images, source video, mask, reference images), by spec field.
         "inputs": input_hashes(result.spec),
+        # How an extension was made: "chain" (from the last frame) or the model's own ("diffusion_forcing").
+        "extend_method": adapter_for(entry).extension_method(entry, result.spec) if entry else None,
         "seed": result.spec.seed,
         "model": {
             "id": result.spec.model,

@@ -25,7 +25,8 @@ TINY_MARKER = "vidserve-tiny.json"
 # Bump when the tiny architectures change, so stale folders are rebuilt. 2: LTX has two blocks
 # (step caching needs a first block and at least one more). 3: LTX's VAE compresses 32x, as the real one,
 # and Wan's rotary table spans real sizes (rope_max_seq_len 1024, as published).
-TINY_VERSION = 4  # 4: tiny-ltx-2 has a latent_upsampler/ (quality final)
+# 4: tiny-ltx-2 has a latent_upsampler/ (quality final). 5: SkyReels-V2 DF joins.
+TINY_VERSION = 5
 
 
 def _builders() -> dict[str, Callable[[], Any]]:

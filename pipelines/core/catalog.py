@@ -200,6 +200,9 @@ class ModelEntry(BaseModel):
     # (and pulled) as that entry's, the LoRA files at ``weights_dir/<id>/``.
     base_model: str | None = None
     bundled_loras: tuple[BundledLora, ...] = ()
+    # Whether its video-to-video mode takes a ``mask`` (VACE inpainting does; SkyReels-V2 DF continuation
+    # does not, and refuses one rather than ignore it).
+    takes_mask: bool = True
     # Set for models that generate a soundtrack with the video (LTX-2); None: video only.
     audio: AudioDefaults | None = None
     # How many reference images (subjects/characters to keep) a request may give; 0: none (Wan VACE: 3).
@@ -218,7 +221,7 @@ class ModelEntry(BaseModel):
         modes = set(self.pipelines)
         out = [name for name, needs in (("image", Mode.IMAGE_TO_VIDEO), ("last_image", Mode.FIRST_LAST_FRAME),
                                         ("video", Mode.VIDEO_TO_VIDEO), ("mask", Mode.VIDEO_TO_VIDEO))
-               if needs in modes]
+               if needs in modes and (name != "mask" or self.takes_mask)]
         if self.max_reference_images:
             out.append("reference_images")
         return [*out, "audio"]

@@ -321,6 +321,9 @@ def _check_conditions(entry: ModelEntry, mode: Mode, spec: GenerationSpec, catal
         raise InvalidSpec("video", str(spec.video), f"{mode.value} takes no source video")
     if spec.mask is not None and spec.video is None:
         raise InvalidSpec("mask", str(spec.mask), "a mask marks a region of a source video; give a video too")
+    if spec.mask is not None and not entry.takes_mask:
+        raise InvalidSpec("mask", str(spec.mask), f"{entry.id} takes no mask (its video-to-video continues the "
+                                                  "source); models that do: Wan VACE")
     for name, path in (("video", spec.video), ("mask", spec.mask)):
         if path is not None and not path.is_file():
             raise InvalidSpec(name, str(path), "no such file")

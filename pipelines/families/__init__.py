@@ -14,6 +14,7 @@ from pipelines.core.spec import ResolvedSpec
 from pipelines.families.base import FamilyAdapter
 from pipelines.families.ltx2 import Ltx2Family
 from pipelines.families.ltx_video import LtxVideoFamily
+from pipelines.families.skyreels_v2 import SkyReelsV2Family
 from pipelines.families.wan import WanFamily
 from pipelines.families.wan_vace import WanVaceFamily
 
@@ -23,6 +24,7 @@ ADAPTERS: tuple[FamilyAdapter, ...] = (
     LtxVideoFamily(),
     Ltx2Family(),
     WanVaceFamily(),
+    SkyReelsV2Family(),
 )
 
 _BY_FAMILY: dict[str, FamilyAdapter] = {name: a for a in ADAPTERS for name in a.families}

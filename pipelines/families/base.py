@@ -19,6 +19,7 @@ from pipelines.core.memory import latent_tokens
 from pipelines.core.spec import ResolvedSpec
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from PIL import Image
 
@@ -64,6 +65,10 @@ class FamilyAdapter(ABC):
     # so vidserve's CFG batching (``pipelines.cfg_batch``) has nothing to do.
     batches_cfg: ClassVar[bool] = False
     cache_thresholds: ClassVar[CacheThresholds] = CacheThresholds(fast=0.05, fastest=0.1)
+    # How this family extends a video (the sidecar's ``extend_method``): "chain" generates a continuation
+    # from the source's last frame (image-to-video) and stitches it on; a family whose model continues a
+    # video itself names its method and runs extension as its video-to-video mode (``extends_natively``).
+    extend_method: ClassVar[str] = "chain"
 
     @abstractmethod
     def entries(self) -> list[ModelEntry]:
@@ -127,6 +132,24 @@ class FamilyAdapter(ABC):
         from pipelines.core.media import GeneratedMedia, to_uint8
 
         return GeneratedMedia(to_uint8(out.frames[0]))
+
+    def extends_natively(self, entry: ModelEntry) -> bool:
+        """Whether an extension of this entry runs as its video-to-video mode rather than by chaining."""
+        return self.extend_method != "chain" and Mode.VIDEO_TO_VIDEO in entry.pipelines
+
+    def extension_method(self, entry: ModelEntry, spec: ResolvedSpec) -> str | None:
+        """How ``spec`` extends a video (the sidecar's ``extend_method``): the family's own method when it ran
+        natively (video-to-video), "chain" when it ran from the last frame, None when it is no extension."""
+        if spec.extend_video is None:
+            return None
+        native = spec.mode is Mode.VIDEO_TO_VIDEO and self.extends_natively(entry)
+        return self.extend_method if native else "chain"
+
+    def requested_frames(self, entry: ModelEntry, spec: ResolvedSpec, frames: np.ndarray) -> np.ndarray:
+        """The ``num_frames`` the request asked for out of what the pipeline returned (a pipeline that
+        returns its conditioning frames too trims them here); for an extension, its first frame is the seam
+        ``stitch`` drops. All of them by default."""
+        return frames
 
     def load_dtype(self, dtype: torch.dtype) -> Any:
         """The ``dtype=`` for ``from_pretrained``: one dtype, or a per-component mapping."""

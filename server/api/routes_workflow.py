@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode
+from pipelines.families import adapter_for
 from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body, read_image
 from server.api.deps import AppSettings, Service
@@ -103,6 +104,11 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
     mode = Mode.FIRST_LAST_FRAME if end is not None else Mode.IMAGE_TO_VIDEO
     requested = req.model or (parent.model if parent is not None else None)
     entry = pick_model(requested, request.app.state.default_model, service, request.app.state.locator)
+    # A model that continues a video itself (diffusion forcing) extends in its video-to-video mode, from the
+    # source's last frames; a last image still needs first+last conditioning, i.e. chaining.
+    native = end is None and adapter_for(entry).extends_natively(entry)
+    if native:
+        mode = Mode.VIDEO_TO_VIDEO
     check_can_extend(entry, mode, service, request)
     width, height = extend_size(entry, src, video_id or "upload")
     if req.num_frames is not None and req.seconds is not None:
@@ -114,16 +120,20 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
                                                    "guidance_scale_2", "seed", "image_fit"}, exclude_none=True)
     spec |= {"model": entry.id, "width": width, "height": height, "num_frames": frames, "fps": src.fps}
     await add_loras(spec, req.loras, entry, request)
-    images = {"image": ImageUpload("image", src.last_frame_png, ".png", src.width, src.height),
-              # The video rides along as an input file: each take keeps its own copy of what it extends.
-              "extend_video": ImageUpload("extend_video", video_bytes, ".mp4", src.width, src.height)}
+    # The video rides along as an input file: each take keeps its own copy of what it extends.
+    images = {"extend_video": ImageUpload("extend_video", video_bytes, ".mp4", src.width, src.height)}
+    if native:
+        images["video"] = ImageUpload("video", video_bytes, ".mp4", src.width, src.height)
+    else:
+        images["image"] = ImageUpload("image", src.last_frame_png, ".png", src.width, src.height)
     if end is not None:
         images["last_image"] = end
     total = src.frames + frames - 1
     workflow = {"frames": total, "continuation_frames": frames,
                 "source": {"video_id": video_id, "frames": src.frames, "size": f"{src.width}x{src.height}",
                            "fps": src.fps, "sha256": images["extend_video"].sha256},
-                "generated_size": f"{width}x{height}"}
+                "generated_size": f"{width}x{height}",
+                "extend_method": adapter_for(entry).extend_method if native else "chain"}
     digest = request_hash("extend", req.model_dump() | {"video_id": video_id}, images)
     draft = Draft(mode, spec, images, req.n, fmt_seconds(total, src.fps), req.metadata or {}, req.priority,
                   req.webhook_url, post=parse_post(req.post), parent_id=video_id, relation="extend",

@@ -17,6 +17,10 @@ Sources (each entry's ``notes`` cites the same labels):
        3.0, its negative prompt), repo ids in the docstrings, utils.DISTILLED_SIGMA_VALUES (8 steps, CFG 1)
 - [V1] diffusers 0.42 pipelines/wan/pipeline_wan_vace.py example: 30 steps, guidance 5.0, 16 fps,
        ``flow_shift = 3.0  # 5.0 for 720P, 3.0 for 480P``; [V2] Wan2.1 README: VACE-1.3B 480p, VACE-14B 480p/720p
+- [S1] diffusers 0.42 pipelines/skyreels_v2/pipeline_skyreels_v2_diffusion_forcing*.py examples and docstrings
+       (``flow_shift = 8.0  # 8.0 for T2V``, guidance 6.0 T2V, ar_step 0, addnoise_condition 20, overlap_history
+       17 or 37, base_num_frames 97 for 540P / 121 for 720P, the three ``-Diffusers`` repo ids);
+       [S2] SkyReels-V2 README: DF 540P 544x960x97f, 720P 720x1280x121f; 30 steps, guidance 6, shift 8, 24 fps
 - [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
        Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
 """
@@ -31,6 +35,7 @@ from pipelines.families import default_catalog
 from pipelines.families.ltx2.models import LTX2_NEGATIVE_PROMPT
 from pipelines.families.ltx_video import LTX_VIDEO
 from pipelines.families.ltx_video.models import LTX_DISTILLED_TIMESTEPS, LTX_NEGATIVE_PROMPT
+from pipelines.families.skyreels_v2.models import DF_SETTINGS, DiffusionForcing
 from pipelines.families.wan.models import WAN_I2V_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT
 
 CATALOG = default_catalog()
@@ -80,7 +85,21 @@ PUBLISHED = [
     Published("ltx-2.3-distilled", (768, 512), 121, 24, 8, 1.0, None, None, {}, None, "", "X1"),
     Published("wan2.1-vace-1.3b", _480, 81, 16, 30, 5.0, None, 3.0, {}, None, WAN_NEGATIVE_PROMPT, "V1 V2 W21"),
     Published("wan2.1-vace-14b", _720, 81, 16, 30, 5.0, None, 5.0, _WAN21, None, WAN_NEGATIVE_PROMPT, "V1 V2 W21"),
+    Published("skyreels-v2-df-1.3b-540p", (960, 544), 97, 24, 30, 6.0, None, 8.0, {}, None, WAN_NEGATIVE_PROMPT,
+              "S1 S2 W21"),
+    Published("skyreels-v2-df-14b-540p", (960, 544), 97, 24, 30, 6.0, None, 8.0, {}, None, WAN_NEGATIVE_PROMPT,
+              "S1 S2 W21"),
+    Published("skyreels-v2-df-14b-720p", _720, 121, 24, 30, 6.0, None, 8.0, {}, None, WAN_NEGATIVE_PROMPT,
+              "S1 S2 W21"),
 ]
+
+# SkyReels-V2 diffusion forcing's window settings [S1][S2]: base_num_frames, overlap_history, addnoise_condition,
+# ar_step (synchronous).
+PUBLISHED_DF = {
+    "skyreels-v2-df-1.3b-540p": DiffusionForcing(base_num_frames=97, overlap_history=17, addnoise_condition=20.0),
+    "skyreels-v2-df-14b-540p": DiffusionForcing(base_num_frames=97, overlap_history=17, addnoise_condition=20.0),
+    "skyreels-v2-df-14b-720p": DiffusionForcing(base_num_frames=121, overlap_history=17, addnoise_condition=20.0),
+}
 
 
 def test_every_published_model_is_in_the_table() -> None:
@@ -105,6 +124,17 @@ def test_catalog_matches_published(pub: Published) -> None:
         assert d.timesteps == LTX_DISTILLED_TIMESTEPS
     for label in pub.sources.split():
         assert f"[{label}]" in entry.notes, f"{pub.model}: notes do not cite [{label}]"
+
+
+@pytest.mark.parametrize("model", sorted(PUBLISHED_DF))
+def test_diffusion_forcing_settings_match_published(model: str) -> None:
+    assert DF_SETTINGS[model] == PUBLISHED_DF[model]
+    assert DF_SETTINGS[model].ar_step == 0 and DF_SETTINGS[model].causal_block_size is None
+    entry = CATALOG.get(model)
+    assert entry is not None and entry.hub_repo is not None and entry.hub_repo.endswith("-Diffusers")
+    # One window holds the default shot; the overlap is a whole number of latent frames (4k+1).
+    assert DF_SETTINGS[model].base_num_frames == entry.defaults.num_frames
+    assert DF_SETTINGS[model].overlap_history % 4 == 1
 
 
 def test_wan21_size_classes_pick_the_nearest_pixel_count() -> None:
