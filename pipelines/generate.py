@@ -171,7 +171,7 @@ class VideoGenerator:
             audio_stage = AudioDecodeStage(pipe, lambda: stage("audio_decoding"), self._now)
             try:
                 with torch.inference_mode(), audio_stage:
-                    out = pipe(generator=generator, callback_on_step_end=on_step_end, **kwargs)
+                    out = family.run(pipe, on_step_end, {"generator": generator, **kwargs})
             finally:
                 batched = sum(h.batched_calls for h in cfg_hooks)
                 for hook in cfg_hooks:

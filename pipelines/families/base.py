@@ -86,6 +86,12 @@ class FamilyAdapter(ABC):
             kw["timesteps"] = list(schedule)
         return kw | self.mode_kwargs(entry, spec, first, last)
 
+    def run(self, pipe: Any, on_step_end: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]],
+            kwargs: dict[str, Any]) -> Any:
+        """Call the pipeline with ``on_step_end`` after every denoising step (progress, timings,
+        cancellation): diffusers' ``callback_on_step_end`` unless the pipeline has none."""
+        return pipe(callback_on_step_end=on_step_end, **kwargs)
+
     def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
         """What the pipeline returned, as frames (and audio, for families that make it)."""
         from pipelines.core.media import GeneratedMedia, to_uint8
