@@ -19,6 +19,9 @@ Sources (each entry's ``notes`` cites the same labels):
        ``flow_shift = 3.0  # 5.0 for 720P, 3.0 for 480P``; [V2] Wan2.1 README: VACE-1.3B 480p, VACE-14B 480p/720p
 - [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
        Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
+- [H1] diffusers 0.42 pipelines/hunyuan_video1_5 (repo ids, 50 steps and 121 frames as the call defaults) and
+       docs/source/en/api/pipelines/hunyuan_video15.md (the guider's guidance_scale 6.0); [H2] the HunyuanVideo 1.5
+       model card (480p/720p T2V and I2V, 24 fps). Flow shift: the checkpoint's own scheduler config.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ PUBLISHED = [
     Published("ltx-2.3-distilled", (768, 512), 121, 24, 8, 1.0, None, None, {}, None, "", "X1"),
     Published("wan2.1-vace-1.3b", _480, 81, 16, 30, 5.0, None, 3.0, {}, None, WAN_NEGATIVE_PROMPT, "V1 V2 W21"),
     Published("wan2.1-vace-14b", _720, 81, 16, 30, 5.0, None, 5.0, _WAN21, None, WAN_NEGATIVE_PROMPT, "V1 V2 W21"),
+    *(Published(f"hunyuanvideo1.5-{res}-{mode}", size, 121, 24, 50, 6.0, None, None, {}, None, "", "H1 H2")
+      for res, size in (("480p", (848, 480)), ("720p", _720)) for mode in ("t2v", "i2v")),
 ]
 
 

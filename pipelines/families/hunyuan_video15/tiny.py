@@ -2,7 +2,7 @@
 transformer, its VAE, a Qwen2.5-VL text model, a ByT5/T5 glyph encoder, a SigLIP image encoder for
 image-to-video) at toy sizes. The Qwen tokenizer is built locally with ``tokenizers`` and given a
 chat template (the pipeline formats the prompt as a chat); ByT5's tokenizer needs no vocabulary.
-The VAE compresses like the real one (16x spatial, 4x temporal, 2x2 transformer-free patch 1), so
+The VAE compresses like the real one (16x spatial, 4x temporal; the transformer's patch is 1), so
 a real-size request is a real-size token count on the toy transformer."""
 
 from __future__ import annotations
@@ -37,17 +37,17 @@ def _parts(task: str) -> dict[str, Any]:
         attention_head_dim=8, num_layers=2, num_refiner_layers=1, mlp_ratio=2.0, patch_size=1, patch_size_t=1,
         text_embed_dim=QWEN_DIM, text_embed_2_dim=BYT5_DIM, image_embed_dim=IMAGE_DIM, rope_axes_dim=(2, 2, 4),
         target_size=64, task_type=task,
-    ).eval())
+    ))
     # HunyuanVideo 1.5's real compression: four 2x spatial stages (16x), two temporal ones (4x).
     vae = seeded(2, lambda: AutoencoderKLHunyuanVideo15(
         in_channels=3, out_channels=3, latent_channels=LATENT_CHANNELS, block_out_channels=(8, 8, 8, 8, 8),
         layers_per_block=1, spatial_compression_ratio=16, temporal_compression_ratio=4,
         downsample_match_channel=False, upsample_match_channel=False,
-    ).eval())
+    ))
     qwen = seeded(1, lambda: Qwen2_5_VLTextModel(Qwen2_5_VLTextConfig(
         vocab_size=256, hidden_size=QWEN_DIM, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
-        rope_theta=1000000.0,
+        num_key_value_heads=2, bos_token_id=None, eos_token_id=None,
+        rope_parameters={"mrope_section": [1, 1, 2], "rope_type": "default", "rope_theta": 1000000.0},
     )).eval())
     byt5 = seeded(4, lambda: T5EncoderModel(T5Config(
         vocab_size=384, d_model=BYT5_DIM, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
@@ -55,7 +55,8 @@ def _parts(task: str) -> dict[str, Any]:
     )).eval())
     return {"transformer": transformer, "vae": vae, "text_encoder": qwen, "tokenizer": qwen_tokenizer(),
             "text_encoder_2": byt5, "tokenizer_2": ByT5Tokenizer(),
-            "scheduler": FlowMatchEulerDiscreteScheduler(shift=5.0), "guider": ClassifierFreeGuidance(guidance_scale=6.0)}
+            "scheduler": FlowMatchEulerDiscreteScheduler(shift=5.0),
+            "guider": ClassifierFreeGuidance(guidance_scale=6.0)}
 
 
 def build_t2v() -> Any:
