@@ -1,6 +1,7 @@
 """The HunyuanVideo 1.5 adapter: Qwen2.5-VL + ByT5 text encoding (two embeddings, each with its
-mask), guidance set on the pipeline's guider (the pipeline takes no ``guidance_scale``), and
-image-to-video whose size the pipeline derives from the (already fitted) image. Torch-free at import."""
+mask), guidance set on the pipeline's guider (the pipeline takes no ``guidance_scale``), steps
+reported from the scheduler (no step callback), and image-to-video at the resolved size (the pipeline
+would bucket the already fitted image to its own resolution). Torch-free at import."""
 
 from __future__ import annotations
 
@@ -46,8 +47,6 @@ class HunyuanVideo15Family(FamilyAdapter):
                     last: Image.Image | None) -> dict[str, Any]:
         kw = super().call_kwargs(entry, spec, first, last)
         del kw["guidance_scale"]  # on the guider (encode_text)
-        if spec.mode is Mode.IMAGE_TO_VIDEO:
-            del kw["height"], kw["width"]  # the pipeline sizes the video from the image
         return kw
 
     def mode_kwargs(self, entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
@@ -71,10 +70,17 @@ class HunyuanVideo15Family(FamilyAdapter):
             return out
 
         scheduler.step = step_then_report
+        processor = pipe.video_processor
+        if "image" in kwargs:
+            # The image-to-video pipeline takes no size: it buckets the image to its checkpoint's resolution.
+            # vidserve already fitted the image to the resolved size, so run at exactly that size.
+            size = (kwargs.pop("height"), kwargs.pop("width"))
+            processor.calculate_default_height_width = lambda height, width, target_size: size
         try:
             return pipe(**kwargs)
         finally:
             del scheduler.step  # the class's own method again
+            processor.__dict__.pop("calculate_default_height_width", None)
 
     def tiny_builders(self) -> dict[str, Callable[[], Any]]:
         from pipelines.families.hunyuan_video15.tiny import BUILDERS
