@@ -86,3 +86,13 @@ class HunyuanVideo15Family(FamilyAdapter):
         from pipelines.families.hunyuan_video15.tiny import BUILDERS
 
         return BUILDERS
+
+    def synthetic_ids(self) -> list[str]:
+        from pipelines.families.hunyuan_video15.synthetic import TRANSFORMER_CONFIGS
+
+        return list(TRANSFORMER_CONFIGS)
+
+    def synthetic_transformer(self, model_id: str) -> Any:
+        from pipelines.families.hunyuan_video15.synthetic import build_transformer
+
+        return build_transformer(model_id)
