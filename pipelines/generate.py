@@ -180,10 +180,9 @@ class VideoGenerator:
                 if step != flow[0]:  # the first stage was announced above
                     stage(step.name)
                 progress.start(step)
-                if step.steps:
-                    kw["callback_on_step_end"] = on_step_end
                 t_stage = self._now()
-                result = pipeline(generator=generator, **kw)
+                result = family.call_pipeline(pipeline, on_step_end if step.steps else None,
+                                              {"generator": generator, **kw})
                 progress.finish(step, self._now() - t_stage)
                 return result
 

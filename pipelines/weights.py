@@ -27,6 +27,7 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 # Components whose folder holds no weights, and the files any one of which makes them complete.
 _CONFIG_ONLY = {
     "scheduler": ("scheduler_config.json",),
+    "guider": ("guider_config.json",),  # diffusers guiders (HunyuanVideo 1.5): a config, no weights
     "tokenizer": ("tokenizer.json", "tokenizer_config.json", "spiece.model", "vocab.json"),
     "tokenizer_2": ("tokenizer.json", "tokenizer_config.json", "spiece.model", "vocab.json"),
     "image_processor": ("preprocessor_config.json",),

@@ -12,6 +12,7 @@ from pipelines.core.catalog import Catalog, ModelEntry
 from pipelines.core.errors import InvalidSpec
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families.base import FamilyAdapter
+from pipelines.families.hunyuan_video15 import HunyuanVideo15Family
 from pipelines.families.ltx2 import Ltx2Family
 from pipelines.families.ltx_video import LtxVideoFamily
 from pipelines.families.skyreels_v2 import SkyReelsV2Family
@@ -25,6 +26,7 @@ ADAPTERS: tuple[FamilyAdapter, ...] = (
     Ltx2Family(),
     WanVaceFamily(),
     SkyReelsV2Family(),
+    HunyuanVideo15Family(),
 )
 
 _BY_FAMILY: dict[str, FamilyAdapter] = {name: a for a in ADAPTERS for name in a.families}

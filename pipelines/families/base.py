@@ -127,6 +127,14 @@ class FamilyAdapter(ABC):
         components loaded on demand)."""
         return call(pipe, self.flow(entry, spec)[0], **kwargs)
 
+    def call_pipeline(self, pipe: Any, on_step_end: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]] | None,
+                      kwargs: dict[str, Any]) -> Any:
+        """One pipeline call, with ``on_step_end`` after every denoising step (progress, timings,
+        cancellation) when given: diffusers' ``callback_on_step_end`` unless the pipeline has none."""
+        if on_step_end is None:
+            return pipe(**kwargs)
+        return pipe(callback_on_step_end=on_step_end, **kwargs)
+
     def media(self, out: Any, entry: ModelEntry) -> GeneratedMedia:
         """What the pipeline returned, as frames (and audio, for families that make it)."""
         from pipelines.core.media import GeneratedMedia, to_uint8

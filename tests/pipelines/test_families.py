@@ -22,7 +22,9 @@ from pipelines.weights import WeightsLocator
 # The family's real checkpoint whose compression the tiny model must keep.
 TINY_AND_REAL = [("tiny-wan2.1-t2v", "wan2.1-t2v-1.3b"), ("tiny-ltx-video", "ltx-video-2b-0.9.5"),
                  ("tiny-ltx-2", "ltx-2-19b"), ("tiny-wan-vace", "wan2.1-vace-1.3b"),
-                 ("tiny-skyreels-v2-df", "skyreels-v2-df-1.3b-540p")]
+                 ("tiny-skyreels-v2-df", "skyreels-v2-df-1.3b-540p"),
+                 ("tiny-hunyuanvideo1.5-t2v", "hunyuanvideo1.5-480p-t2v"),
+                 ("tiny-hunyuanvideo1.5-i2v", "hunyuanvideo1.5-480p-i2v")]
 
 
 def _entry(model_id: str) -> ModelEntry:

@@ -23,6 +23,9 @@ Sources (each entry's ``notes`` cites the same labels):
        [S2] SkyReels-V2 README: DF 540P 544x960x97f, 720P 720x1280x121f; 30 steps, guidance 6, shift 8, 24 fps
 - [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
        Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
+- [H1] diffusers 0.42 pipelines/hunyuan_video1_5 (repo ids, 50 steps and 121 frames as the call defaults) and
+       docs/source/en/api/pipelines/hunyuan_video15.md (the guider's guidance_scale 6.0); [H2] the HunyuanVideo 1.5
+       model card (480p/720p T2V and I2V, 24 fps). Flow shift: the checkpoint's own scheduler config.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ PUBLISHED = [
               "S1 S2 W21"),
     Published("skyreels-v2-df-14b-720p", _720, 121, 24, 30, 6.0, None, 8.0, {}, None, WAN_NEGATIVE_PROMPT,
               "S1 S2 W21"),
+    *(Published(f"hunyuanvideo1.5-{res}-{mode}", size, 121, 24, 50, 6.0, None, None, {}, None, "", "H1 H2")
+      for res, size in (("480p", (848, 480)), ("720p", _720)) for mode in ("t2v", "i2v")),
 ]
 
 # SkyReels-V2 diffusion forcing's window settings [S1][S2]: base_num_frames, overlap_history, addnoise_condition,
