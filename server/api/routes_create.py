@@ -100,9 +100,8 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
     spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
                                    "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed",
-                                   "quality", "flow_shift", "decode_timestep", "decode_noise_scale",
-                                   "image_cond_noise_scale"},
-                          exclude_none=True) | req.spec_fields()
+                                   "quality"},
+                          exclude_none=True) | req.spec_fields() | req.settings_fields()
     spec["model"] = entry.id
     shape = apply_shape(entry, spec, req.size, req.aspect_ratio, req.resolution)
     await add_loras(spec, req.loras, entry, request)
@@ -151,6 +150,7 @@ async def create_video(request: Request, service: Service, settings: AppSettings
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
                                                    "guidance_scale", "quality"}, exclude_none=True) | req.spec_fields()
+    spec |= req.settings_fields()  # the published settings, overridable here too (the SDK's extra_body)
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)
     shape = apply_shape(entry, spec, req.size or None, req.aspect_ratio, req.resolution)

@@ -48,7 +48,21 @@ class CommonFields(NoBoolNumbers):
         return _check_metadata(value)
 
 
-class NativeRequest(CommonFields, AudioFields):
+class PublishedSettingsFields(NoBoolNumbers):
+    """The model's published quality settings (GET /v1/models shows them), which a request may override on
+    the native and the OpenAI shape alike; checked against the model by pipelines.core.spec.resolve (400
+    naming the field)."""
+
+    flow_shift: float | None = Field(default=None, description="scheduler flow shift (Wan)")
+    decode_timestep: float | None = Field(default=None, description="LTX-Video decode timestep")
+    decode_noise_scale: float | None = Field(default=None, description="LTX-Video decode noise")
+    image_cond_noise_scale: float | None = Field(default=None, description="LTX-Video image-condition noise")
+
+    def settings_fields(self) -> dict[str, float]:
+        return self.model_dump(include=set(PublishedSettingsFields.model_fields), exclude_none=True)
+
+
+class NativeRequest(CommonFields, AudioFields, PublishedSettingsFields):
     """`POST /v1/text-to-video`, `/v1/image-to-video`, `/v1/first-last-frame-to-video`.
 
     ``n`` > 1 creates n separate jobs sharing a ``group_id``, with seeds seed, seed+1, …, seed+n−1
@@ -71,12 +85,6 @@ class NativeRequest(CommonFields, AudioFields):
     steps: int | None = Field(default=None, ge=1, le=200)
     guidance_scale: float | None = Field(default=None, ge=0, le=30)
     guidance_scale_2: float | None = Field(default=None, ge=0, le=30)
-    # The model's published quality settings (GET /v1/models shows them); checked against the model
-    # by pipelines.core.spec.resolve (400 naming the field).
-    flow_shift: float | None = Field(default=None, description="scheduler flow shift (Wan)")
-    decode_timestep: float | None = Field(default=None, description="LTX-Video decode timestep")
-    decode_noise_scale: float | None = Field(default=None, description="LTX-Video decode noise")
-    image_cond_noise_scale: float | None = Field(default=None, description="LTX-Video image-condition noise")
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     n: int = Field(default=1, ge=1, le=MAX_N)
     image_fit: Literal["cover", "contain"] = "cover"
@@ -88,7 +96,7 @@ class NativeRequest(CommonFields, AudioFields):
     last_image: str | None = None
 
 
-class OpenAIVideoRequest(CommonFields, AudioFields):
+class OpenAIVideoRequest(CommonFields, AudioFields, PublishedSettingsFields):
     """`POST /v1/videos`: OpenAI's fields; a few of ours are accepted too (sent via ``extra_body``)."""
 
     prompt: str = Field(max_length=20_000)

@@ -51,3 +51,17 @@ def test_override_fields_are_checked_at_the_edge(client: httpx.Client) -> None:
         err = r.json()["error"]
         assert err["param"] == param and str(body[param]) in err["message"]
     assert client.get("/v1/videos", params={"limit": 100}).json()["data"] == before  # nothing queued
+
+
+def test_the_openai_shape_overrides_published_settings_too(client: httpx.Client) -> None:
+    """`POST /v1/videos` (the SDK's `extra_body`) takes the same overrides as the native shape: a valid one
+    is the job's setting, a bad one the same 400 naming the field, and nothing is queued for it."""
+    before = client.get("/v1/videos", params={"limit": 100}).json()["data"]
+    bad = client.post("/v1/videos", json={"prompt": "x", "model": "tiny-ltx-video", "flow_shift": 3.0})
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["error"]["param"] == "flow_shift"
+    assert client.get("/v1/videos", params={"limit": 100}).json()["data"] == before
+    ok = client.post("/v1/videos", json={"prompt": "x", "model": "tiny-wan2.1-t2v", "flow_shift": 7.0})
+    assert ok.status_code == 202, ok.text
+    assert ok.json()["spec"]["flow_shift"] == 7.0
+    client.post(f"/v1/videos/{ok.json()['id']}/cancel")
