@@ -15,7 +15,13 @@ from pipelines.families import ADAPTERS, adapter_for, default_catalog
 
 
 def synthetic_ids() -> list[str]:
+    """The models whose transformer builds at its published size."""
     return [model_id for adapter in ADAPTERS for model_id in adapter.synthetic_ids()]
+
+
+def synthetic_pipeline_ids() -> list[str]:
+    """The models whose whole pipeline builds at its published size (what ``--synthetic`` runs)."""
+    return [model_id for adapter in ADAPTERS for model_id in adapter.synthetic_pipeline_ids()]
 
 
 def build_transformer(model_id: str) -> Any:
@@ -25,8 +31,8 @@ def build_transformer(model_id: str) -> Any:
 
 def build_pipeline(model_id: str, device: str | torch.device, dtype: torch.dtype) -> Any:
     """A whole pipeline at published size with random weights, allocated on ``device`` in ``dtype``."""
-    if model_id not in synthetic_ids():
-        raise KeyError(f"no synthetic config for {model_id!r}; available: {', '.join(synthetic_ids())}")
+    if model_id not in synthetic_pipeline_ids():
+        raise KeyError(f"no synthetic pipeline for {model_id!r}; available: {', '.join(synthetic_pipeline_ids())}")
     entry = _entry(model_id)
     previous = torch.get_default_dtype()
     torch.manual_seed(0)

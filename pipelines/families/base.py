@@ -193,6 +193,11 @@ class FamilyAdapter(ABC):
         """The entries with a published config to build synthetically."""
         return []
 
+    def synthetic_pipeline_ids(self) -> list[str]:
+        """The entries whose whole pipeline (encoders, transformer, VAE) builds synthetically, which the
+        ``--synthetic`` benchmark needs: by default every ``synthetic_ids`` entry."""
+        return self.synthetic_ids()
+
 
 def uses_cfg(spec: ResolvedSpec) -> bool:
     return spec.guidance_scale > 1.0 or (spec.guidance_scale_2 or 0.0) > 1.0

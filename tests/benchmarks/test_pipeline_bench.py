@@ -14,7 +14,7 @@ from benchmarks.flops import count_flops
 from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
 from benchmarks.quality import psnr, ssim
 from benchmarks.report import markdown_report, summary_block, write_result
-from benchmarks.synthetic import build_transformer, synthetic_ids
+from benchmarks.synthetic import build_transformer, synthetic_ids, synthetic_pipeline_ids
 from pipelines.families import default_catalog
 from pipelines.families.wan.flops import WanShape, wan_forward_flops, wan_tokens
 
@@ -132,7 +132,7 @@ def test_quality_metrics() -> None:
     assert 20 < psnr(a, b) < 40 and ssim(a, b) < 0.99
 
 
-@pytest.mark.parametrize("model_id", synthetic_ids())
+@pytest.mark.parametrize("model_id", synthetic_pipeline_ids())
 def test_synthetic_pipelines_construct_in_the_target_dtype(model_id: str) -> None:
     """The whole synthetic pipeline (text encoder, transformer(s), VAE) builds; on the meta device
     here, on the GPU in a real run. Wan's VAE stays float32 as published; the rest is bf16."""

@@ -94,6 +94,9 @@ class HunyuanVideo15Family(FamilyAdapter):
 
         return list(TRANSFORMER_CONFIGS)
 
+    def synthetic_pipeline_ids(self) -> list[str]:
+        return []  # the transformer only: Qwen2.5-VL, ByT5, SigLIP and the VAE are not built synthetically yet
+
     def synthetic_transformer(self, model_id: str) -> Any:
         from pipelines.families.hunyuan_video15.synthetic import build_transformer
 
