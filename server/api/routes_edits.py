@@ -27,7 +27,7 @@ from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
 from server.api.routes_create import _check_prompt, _submit
 from server.api.schemas import MAX_N, CommonFields
-from server.api.submit import Draft, map_seconds, map_size, pick_model, request_hash
+from server.api.submit import Draft, apply_shape, map_seconds, map_size, pick_model, request_hash
 from server.api.uploads import ImageUpload
 from server.api.video_inputs import (
     VideoUpload,
@@ -56,6 +56,10 @@ class VideoEditRequest(CommonFields):
     model: str | None = Field(default=None, max_length=200)
     negative_prompt: str | None = Field(default=None, max_length=20_000)
     size: str | None = Field(default=None, max_length=32)
+    aspect_ratio: str | None = Field(default=None, max_length=8, description="16:9, 9:16, 1:1, 4:3, 3:4 or 21:9: "
+                                     "the model's nearest valid size (not with size/width/height)")
+    resolution: str | None = Field(default=None, max_length=8, description="480p, 720p or 1080p where the model "
+                                   "has it (GET /v1/models lists its shapes)")
     width: int | None = Field(default=None, ge=1, le=8192)
     height: int | None = Field(default=None, ge=1, le=8192)
     num_frames: int | None = Field(default=None, ge=1, le=2048)
@@ -108,7 +112,13 @@ async def _video_to_video(endpoint: str, request: Request, service: JobService, 
     spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "guidance_scale", "seed",
                                                    "image_fit", "speed", "flow_shift"}, exclude_none=True)
     spec["model"] = entry.id
-    spec["width"], spec["height"] = _target_size(entry, req, source)
+    shape = None
+    if req.aspect_ratio is not None or req.resolution is not None:  # the shape picked once, as on create
+        sized: dict[str, Any] = {"width": req.width, "height": req.height}
+        shape = apply_shape(entry, sized, req.size, req.aspect_ratio, req.resolution)
+        spec["width"], spec["height"] = sized["width"], sized["height"]
+    else:
+        spec["width"], spec["height"] = _target_size(entry, req, source)
     fps = req.fps or entry.defaults.fps
     spec["fps"] = fps
     spec["num_frames"], spanned = _frames(entry, req, source, fps)
@@ -127,6 +137,8 @@ async def _video_to_video(endpoint: str, request: Request, service: JobService, 
     workflow = {"source": {"video_id": video_id, "frames": p.frames, "size": f"{p.width}x{p.height}",
                            "fps": p.fps, "codec": p.codec, "sha256": source.upload.sha256},
                 "resampled_frames": spanned, "source_audio_kept": audio is not None and explicit_audio is None}
+    if shape is not None:
+        workflow["shape"] = shape.as_json()
     digest = request_hash(endpoint, req.model_dump() | {"video_id": video_id},
                           images | ({"audio": audio} if audio else {}))
     seconds = f"{spec['num_frames'] / fps:.2f}".rstrip("0").rstrip(".")

@@ -187,3 +187,29 @@ def test_remix_of_an_edit_owns_copies_of_its_inputs(client: httpx.Client, source
     assert spec["mode"] == "video-to-video" and len(spec["reference_images"]) == 1
     for path in (spec["video"], spec["mask"], spec["reference_images"][0]):
         assert job["id"] in path and parent["id"] not in path
+
+
+def test_edits_take_the_shape_picked_once(client: httpx.Client, source: Path) -> None:
+    """`aspect_ratio` on the edit routes maps onto the model's size for that shape, as on the create routes
+    (the size /v1/models lists for it); with a size beside it, a 400 naming the field, nothing queued."""
+    from pipelines.core.shapes import pick_shape
+    from pipelines.families import default_catalog
+
+    entry = default_catalog().get(V2V["model"])
+    assert entry is not None
+    expected = pick_shape(entry, "9:16", None)  # what the create routes pick for the same shape
+    fields = {"model": V2V["model"], "steps": "2", "aspect_ratio": "9:16", "prompt": "as a watercolour"}
+    with source.open("rb") as f:
+        r = client.post("/v1/video-to-video", data=fields, files={"video": ("source.mp4", f, "video/mp4")})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert (job["spec"]["width"], job["spec"]["height"]) == (expected.width, expected.height)
+    assert job["shape"]["aspect_ratio"] == "9:16"
+    assert job["spec"]["height"] > job["spec"]["width"]
+    client.post(f"/v1/videos/{job['id']}/cancel")
+    before = _queued(client)
+    with source.open("rb") as f:
+        bad = client.post("/v1/video-to-video", data=fields | {"size": "64x64"},
+                          files={"video": ("source.mp4", f, "video/mp4")})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "aspect_ratio", bad.text
+    assert _queued(client) == before
