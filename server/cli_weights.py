@@ -37,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _weights_dir(args: argparse.Namespace) -> Path:
     return Path(args.weights_dir or Settings().weights_dir)
 
+_SHORT_MODES = {"text-to-video": "t2v", "image-to-video": "i2v", "first-last-frame": "flf", "video-to-video": "v2v"}
+
 
 def run_list(args: argparse.Namespace) -> int:
     from pipelines.weights import WeightsLocator
@@ -49,8 +51,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows = [("MODEL", "FAMILY", "MODES", "PRESENT", "WHERE")]
     for entry in locator.catalog.entries():
         loc = locator.find(entry.id)
-        modes = ",".join({"text-to-video": "t2v", "image-to-video": "i2v", "first-last-frame": "flf"}[m]
-                         for m in entry.modes)
+        modes = ",".join(_SHORT_MODES.get(m.value, m.value) for m in entry.modes)
         where = str(loc.path) if loc else "make-tiny" if entry.tiny else (
             entry.hub_repo or f"{entry.base_model} + " + ", ".join(f"{b.repo}:{b.file}" for b in entry.bundled_loras))
         if loc and loc.extra.get("bundled_loras"):

@@ -80,11 +80,17 @@ def test_shift_per_size_override_and_restore(gen: VideoGenerator, tiny_weights_d
 
 
 # The scheduler the published Wan Diffusers repos ship (UniPC with flow sigmas, flow_shift 3.0 in the file),
-# and LTX-Video's (FlowMatchEuler with resolution-dependent dynamic shifting).
+# LTX-Video's (FlowMatchEuler with resolution-dependent dynamic shifting), and HunyuanVideo 1.5's
+# (FlowMatchEuler with a fixed shift in its own config, which the catalog leaves alone).
+_DYNAMIC = ("ltx-video", "ltx-2")
+
+
 def _published_scheduler(family: str) -> Any:
-    if family in ("ltx-video", "ltx-2"):  # LTX-2 ships the same dynamic-shifting FlowMatchEuler
+    if family in _DYNAMIC:  # LTX-2 ships the same dynamic-shifting FlowMatchEuler
         return FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05,
                                                base_image_seq_len=1024, max_image_seq_len=4096, shift_terminal=0.1)
+    if family.startswith("hunyuan"):
+        return FlowMatchEulerDiscreteScheduler(shift=5.0)
     return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0,
                                    num_train_timesteps=1000)
 
@@ -101,12 +107,15 @@ def test_every_entry_sets_its_shift_on_the_published_scheduler(entry: Any, size:
     width, height = (width // 32 * 32, height // 32 * 32) if entry.rules.size_multiple == 32 else (width, height)
     rs = resolve(GenerationSpec(model=entry.id, prompt="x", seed=0, width=width, height=height, **images), CATALOG)
     holder = SimpleNamespace(scheduler=_published_scheduler(entry.family))
+    before = dict(holder.scheduler.config)
     record = apply_flow_shift(holder, entry, rs)
     expected = entry.flow_shift_for(width, height)
     assert rs.flow_shift == expected
-    if expected is None:
-        assert record["flow_shift"] == "scheduler's own" and record["use_dynamic_shifting"] is True
-        assert holder.scheduler.config.use_dynamic_shifting  # untouched
+    if expected is None:  # the checkpoint's own shift: the scheduler is left as it shipped
+        assert record["flow_shift"] == "scheduler's own"
+        assert dict(holder.scheduler.config) == before  # untouched
+        if entry.family in _DYNAMIC:
+            assert record["use_dynamic_shifting"] is True and holder.scheduler.config.use_dynamic_shifting
         return
     assert holder.scheduler.config.flow_shift == expected == record["flow_shift"]
     direct = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=expected)
