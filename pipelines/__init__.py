@@ -38,9 +38,11 @@ def resolve(spec: GenerationSpec, catalog: Catalog | None = None) -> ResolvedSpe
 
 def __getattr__(name: str) -> Any:
     if name in ("VideoGenerator", "generate"):
-        from pipelines import generate as _g
+        import importlib
 
-        return getattr(_g, name)
+        # import_module, not ``from pipelines import generate``: that asks this very __getattr__ again
+        # before the submodule exists (endless recursion).
+        return getattr(importlib.import_module("pipelines.generate"), name)
     if name == "VideoResult":
         from pipelines.result import VideoResult
 

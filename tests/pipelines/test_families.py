@@ -131,3 +131,11 @@ def test_core_imports_nothing_above_it() -> None:
                         top == "pipelines" and not name.startswith("pipelines.core")):
                     found.append(f"{path.name}: {name}")
     assert not found
+
+
+def test_the_readme_library_import_works() -> None:
+    """`from pipelines import GenerationSpec, VideoGenerator` (the README's library example) in a fresh
+    interpreter: the package's lazy attributes must not recurse into themselves."""
+    code = ("from pipelines import GenerationSpec, VideoGenerator, VideoResult\n"
+            "import pipelines\nassert callable(VideoGenerator) and GenerationSpec and VideoResult\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

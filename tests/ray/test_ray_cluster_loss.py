@@ -112,7 +112,11 @@ def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
                 wait_status(client, 200, 180)
                 note_bridge()
                 # One job running (long enough to be cut off), one queued behind it.
-                running = client.post("/v1/text-to-video", json={"prompt": f"cut off {rnd}", "steps": 60}).json()["id"]
+                # 200 steps at 256x256x33: many seconds even on a quiet machine, so the loss cuts it off
+                # (at 60 steps of 64x64 the tiny model can finish before the cluster is down).
+                running = client.post("/v1/text-to-video", json={
+                    "prompt": f"cut off {rnd}", "steps": 200, "width": 256, "height": 256, "num_frames": 33,
+                }).json()["id"]
                 behind = client.post("/v1/text-to-video", json={"prompt": f"behind {rnd}", "steps": 2}).json()["id"]
                 wait_state(client, running, "in_progress", timeout=120)
                 assert cpu_hog.is_running()
