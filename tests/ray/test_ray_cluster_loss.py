@@ -90,6 +90,9 @@ def test_cluster_lost_then_back(tiny_weights_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(900)  # three cluster restarts on a 2-core machine with one core taken
+# Not in the default run yet: it passes alone (3 rounds in under 3 minutes here) but failed twice inside the
+# whole suite on 2 cores; run it with `pytest -m soak tests/ray/test_ray_cluster_loss.py` (issue 13).
+@pytest.mark.soak
 def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
         tiny_weights_dir: Path, tmp_path: Path, cpu_hog: psutil.Process) -> None:
     port = free_port()
