@@ -13,10 +13,11 @@ import numpy as np
 from pipelines.audio import AudioTrack, read_audio
 from pipelines.audio_mux import AudioInterleaver, encode_track
 
-# x264's bitstream depends on its thread count, and "auto" follows the cores this process may use:
-# the same frames would give different bytes (and pixels) on another machine or CPU set. A fixed
-# count makes a take's file reproducible anywhere; x264 caps useful frame threads well below this
-# at our sizes anyway.
+# x264's thread count decides how it slices frames and looks ahead, and "auto" follows the cores this
+# process may use: the same frames would be encoded with other settings on another machine or CPU set.
+# A fixed count keeps the settings the same everywhere (x264 caps it by frame height anyway). It does
+# not make the bytes identical: this x264 was seen to vary a few bytes in one P frame between runs, even
+# single-threaded, so the sidecar's exact check is frames_sha256 (the frames before encoding).
 ENCODER_THREADS = 8
 
 
