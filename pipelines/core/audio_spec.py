@@ -10,14 +10,12 @@ strongly the audio follows the video) and ``audio_guidance_rescale`` (CFG rescal
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from pipelines.core.errors import InvalidSpec
-
-if TYPE_CHECKING:
-    from pipelines.core.catalog import Catalog, ModelEntry
 
 
 class AudioDefaults(BaseModel):
@@ -62,11 +60,27 @@ class ResolvedAudio(BaseModel):
     audio_guidance_rescale: float | None = None
 
 
-def audio_models(catalog: Catalog) -> list[str]:
+class Entry(Protocol):
+    """What the audio rules read of a catalog entry (``ModelEntry`` is one): the catalog imports this
+    module for ``AudioDefaults``, so this module names no catalog type."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def audio(self) -> AudioDefaults | None: ...
+    @property
+    def tiny(self) -> bool: ...
+
+
+class Entries(Protocol):
+    def entries(self) -> Iterable[Entry]: ...
+
+
+def audio_models(catalog: Entries) -> list[str]:
     return [e.id for e in catalog.entries() if e.audio is not None and not e.tiny]
 
 
-def resolve_audio(entry: ModelEntry, req: AudioRequest, catalog: Catalog) -> ResolvedAudio:
+def resolve_audio(entry: Entry, req: AudioRequest, catalog: Entries) -> ResolvedAudio:
     """Fill the model's defaults; InvalidSpec naming the field for audio asked of a video-only model
     or a knob outside its range."""
     audio = entry.audio
