@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -69,6 +70,10 @@ class FamilyAdapter(ABC):
     # from the source's last frame (image-to-video) and stitches it on; a family whose model continues a
     # video itself names its method and runs extension as its video-to-video mode (``extends_natively``).
     extend_method: ClassVar[str] = "chain"
+    # The module holding the family's published configs for synthetic builds (``benchmarks.synthetic``):
+    # ``TRANSFORMER_CONFIGS`` (model id -> config) and ``build_transformer(model_id)``, and for whole
+    # pipelines ``build_pipeline(entry)`` (optionally ``PIPELINE_IDS``, the ids it builds). None: nothing.
+    synthetic_module: ClassVar[str | None] = None
 
     @abstractmethod
     def entries(self) -> list[ModelEntry]:
@@ -180,23 +185,38 @@ class FamilyAdapter(ABC):
         """Adjust a transformer after ``enable_parallelism`` (nothing by default)."""
         return None
 
-    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
-        """The pipeline at its published size with random weights, built in the current default
-        device and dtype (``benchmarks.synthetic``); KeyError where the family has no published config."""
-        raise KeyError(f"no synthetic config for {entry.id!r}")
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        """The transformer alone at its published size (random weights)."""
-        raise KeyError(f"no synthetic config for {model_id!r}")
+    def _synthetic(self) -> Any:
+        """The family's ``synthetic_module``, imported on first use (it imports torch/diffusers inside its
+        builders only); None when the family builds nothing synthetically."""
+        return import_module(self.synthetic_module) if self.synthetic_module else None
 
     def synthetic_ids(self) -> list[str]:
-        """The entries with a published config to build synthetically."""
-        return []
+        """The entries with a published transformer config to build synthetically."""
+        module = self._synthetic()
+        return list(module.TRANSFORMER_CONFIGS) if module is not None else []
 
     def synthetic_pipeline_ids(self) -> list[str]:
         """The entries whose whole pipeline (encoders, transformer, VAE) builds synthetically, which the
-        ``--synthetic`` benchmark needs: by default every ``synthetic_ids`` entry."""
-        return self.synthetic_ids()
+        ``--synthetic`` benchmark needs: the module's ``PIPELINE_IDS``, else every ``synthetic_ids`` entry
+        when it has a ``build_pipeline``."""
+        module = self._synthetic()
+        if module is None or not hasattr(module, "build_pipeline"):
+            return []
+        return list(getattr(module, "PIPELINE_IDS", module.TRANSFORMER_CONFIGS))
+
+    def synthetic_transformer(self, model_id: str) -> Any:
+        """The transformer alone at its published size (random weights), built in the current default
+        device and dtype; KeyError where the family has no published config for it."""
+        if model_id not in self.synthetic_ids():
+            raise KeyError(f"no synthetic config for {model_id!r}")
+        return self._synthetic().build_transformer(model_id)
+
+    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
+        """The pipeline at its published size with random weights, built in the current default
+        device and dtype (``benchmarks.synthetic``); KeyError where the family has no published config."""
+        if entry.id not in self.synthetic_pipeline_ids():
+            raise KeyError(f"no synthetic config for {entry.id!r}")
+        return self._synthetic().build_pipeline(entry)
 
 
 def uses_cfg(spec: ResolvedSpec) -> bool:

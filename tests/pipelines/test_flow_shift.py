@@ -81,7 +81,7 @@ def test_shift_per_size_override_and_restore(gen: VideoGenerator, tiny_weights_d
 
 # The scheduler the published Wan Diffusers repos ship (UniPC with flow sigmas, flow_shift 3.0 in the file),
 # LTX-Video's (FlowMatchEuler with resolution-dependent dynamic shifting), and HunyuanVideo 1.5's
-# (FlowMatchEuler with a fixed shift in its own config, which the catalog leaves alone).
+# (FlowMatchEuler with a fixed shift in its own config; the catalog sets each checkpoint's published one).
 _DYNAMIC = ("ltx-video", "ltx-2")
 
 
@@ -117,8 +117,12 @@ def test_every_entry_sets_its_shift_on_the_published_scheduler(entry: Any, size:
         if entry.family in _DYNAMIC:
             assert record["use_dynamic_shifting"] is True and holder.scheduler.config.use_dynamic_shifting
         return
-    assert holder.scheduler.config.flow_shift == expected == record["flow_shift"]
-    direct = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=expected)
+    if isinstance(holder.scheduler, FlowMatchEulerDiscreteScheduler):  # HunyuanVideo 1.5: FlowMatchEuler's shift
+        assert holder.scheduler.config.shift == expected == record["shift"]
+        direct: Any = FlowMatchEulerDiscreteScheduler(shift=expected)
+    else:
+        assert holder.scheduler.config.flow_shift == expected == record["flow_shift"]
+        direct = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=expected)
     holder.scheduler.set_timesteps(entry.defaults.steps)
     direct.set_timesteps(entry.defaults.steps)
     assert torch.equal(holder.scheduler.timesteps, direct.timesteps)

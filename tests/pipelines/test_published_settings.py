@@ -23,9 +23,12 @@ Sources (each entry's ``notes`` cites the same labels):
        [S2] SkyReels-V2 README: DF 540P 544x960x97f, 720P 720x1280x121f; 30 steps, guidance 6, shift 8, 24 fps
 - [L1] LightX2V: 4 steps, no CFG, sample_shift 5 (the lightx2v model cards and configs);
        Wan2.2-Lightning V1.1: 4 steps, no CFG, shift 5
-- [H1] diffusers 0.42 pipelines/hunyuan_video1_5 (repo ids, 50 steps and 121 frames as the call defaults) and
+- [H1] diffusers 0.42 pipelines/hunyuan_video1_5 (50 steps and 121 frames as the call defaults) and
        docs/source/en/api/pipelines/hunyuan_video15.md (the guider's guidance_scale 6.0); [H2] the HunyuanVideo 1.5
-       model card (480p/720p T2V and I2V, 24 fps). Flow shift: the checkpoint's own scheduler config.
+       model card (480p/720p T2V and I2V, 24 fps); [H3] the HunyuanVideo 1.5 README's "Optimal Inference
+       Configurations" (CFG scale / flow shift / steps per checkpoint, CFG- and step-distilled included) and its
+       Diffusers usage (``hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v``); [H4] diffusers
+       scripts/convert_hunyuan_video1_5_to_diffusers.py (the shift and guidance each converted repo ships)
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class Published:
 
 _480, _720 = (832, 480), (1280, 720)
 _WAN21 = {_480: 3.0, _720: 5.0}
+_HV480 = (848, 480)
 PUBLISHED = [
     Published("wan2.1-t2v-1.3b", _480, 81, 16, 50, 5.0, None, 3.0, {}, None, WAN_NEGATIVE_PROMPT, "D1 D2 D3 W21"),
     Published("wan2.1-t2v-14b", _720, 81, 16, 50, 5.0, None, 5.0, _WAN21, None, WAN_NEGATIVE_PROMPT, "D1 D2 W21"),
@@ -94,9 +98,33 @@ PUBLISHED = [
               "S1 S2 W21"),
     Published("skyreels-v2-df-14b-720p", _720, 121, 24, 30, 6.0, None, 8.0, {}, None, WAN_NEGATIVE_PROMPT,
               "S1 S2 W21"),
-    *(Published(f"hunyuanvideo1.5-{res}-{mode}", size, 121, 24, 50, 6.0, None, None, {}, None, "", "H1 H2")
-      for res, size in (("480p", (848, 480)), ("720p", _720)) for mode in ("t2v", "i2v")),
+    # [H3]: 480p 6 / shift 5 / 50; 720p T2V shift 9, I2V 7; CFG-distilled guidance 1 at 50 steps; the 480p I2V
+    # step-distilled guidance 1, shift 7, "8 or 12 (recommended)" steps.
+    *(Published(model, size, 121, 24, steps, guidance, None, shift, {}, None, "", "H1 H2 H3 H4")
+      for model, size, steps, guidance, shift in (
+          ("hunyuanvideo1.5-480p-t2v", _HV480, 50, 6.0, 5.0),
+          ("hunyuanvideo1.5-480p-i2v", _HV480, 50, 6.0, 5.0),
+          ("hunyuanvideo1.5-720p-t2v", _720, 50, 6.0, 9.0),
+          ("hunyuanvideo1.5-720p-i2v", _720, 50, 6.0, 7.0),
+          ("hunyuanvideo1.5-480p-t2v-cfg-distilled", _HV480, 50, 1.0, 5.0),
+          ("hunyuanvideo1.5-480p-i2v-cfg-distilled", _HV480, 50, 1.0, 5.0),
+          ("hunyuanvideo1.5-720p-i2v-cfg-distilled", _720, 50, 1.0, 7.0),
+          ("hunyuanvideo1.5-480p-i2v-step-distilled", _HV480, 12, 1.0, 7.0),
+      )),
 ]
+
+# HunyuanVideo 1.5's Diffusers-format repos: hunyuanvideo-community's ``HunyuanVideo-1.5-Diffusers-<checkpoint>``
+# [H1] [H3]; two pinned to the commits public code pins them to, the others resolved at pull time.
+PUBLISHED_HV_REPOS = {
+    "hunyuanvideo1.5-480p-t2v": ("480p_t2v", "main"),
+    "hunyuanvideo1.5-480p-i2v": ("480p_i2v", "main"),
+    "hunyuanvideo1.5-720p-t2v": ("720p_t2v", "main"),
+    "hunyuanvideo1.5-720p-i2v": ("720p_i2v", "dcf088ef4e420dd54bc25930ee810bb6613dfcb5"),
+    "hunyuanvideo1.5-480p-t2v-cfg-distilled": ("480p_t2v_distilled", "main"),
+    "hunyuanvideo1.5-480p-i2v-cfg-distilled": ("480p_i2v_distilled", "main"),
+    "hunyuanvideo1.5-720p-i2v-cfg-distilled": ("720p_i2v_distilled", "main"),
+    "hunyuanvideo1.5-480p-i2v-step-distilled": ("480p_i2v_step_distilled", "854c04a4c8a53d990b418c7478f0802c0fc8c726"),
+}
 
 # SkyReels-V2 diffusion forcing's window settings [S1][S2]: base_num_frames, overlap_history, addnoise_condition,
 # ar_step (synchronous).
@@ -140,6 +168,19 @@ def test_diffusion_forcing_settings_match_published(model: str) -> None:
     # One window holds the default shot; the overlap is a whole number of latent frames (4k+1).
     assert DF_SETTINGS[model].base_num_frames == entry.defaults.num_frames
     assert DF_SETTINGS[model].overlap_history % 4 == 1
+
+
+@pytest.mark.parametrize("model", sorted(PUBLISHED_HV_REPOS))
+def test_hunyuan_repos_and_pins(model: str) -> None:
+    entry = CATALOG.get(model)
+    assert entry is not None
+    checkpoint, revision = PUBLISHED_HV_REPOS[model]
+    assert (entry.hub_repo, entry.revision) == (f"hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-{checkpoint}",
+                                                revision)
+    assert entry.distilled == ("distilled" in checkpoint)
+    # the step-distilled checkpoint is image-to-video only, on the I2V pipeline (its MeanFlow timestep_r)
+    assert set(entry.pipelines.values()) == {"HunyuanVideo15ImageToVideoPipeline" if "i2v" in checkpoint
+                                             else "HunyuanVideo15Pipeline"}
 
 
 def test_wan21_size_classes_pick_the_nearest_pixel_count() -> None:

@@ -25,11 +25,23 @@ class HunyuanVideo15Family(FamilyAdapter):
     # The guider runs cond and uncond as two transformer calls, but each carries its own text masks and
     # ByT5 stream, which vidserve's CFG batching hook (encoder_hidden_states only) does not batch: keep it off.
     batches_cfg: ClassVar[bool] = True
+    synthetic_module: ClassVar[str | None] = "pipelines.families.hunyuan_video15.synthetic"
 
     def entries(self) -> list[ModelEntry]:
         from pipelines.families.hunyuan_video15.models import ENTRIES, TINY_ENTRIES
 
         return ENTRIES + TINY_ENTRIES
+
+    def check_entry(self, entry: ModelEntry) -> None:
+        d = entry.defaults
+        if d.flow_shift is None:
+            raise ValueError(f"{entry.id}: HunyuanVideo 1.5 entries must set flow_shift (published per checkpoint)")
+        given = sorted(k for k in ("decode_timestep", "decode_noise_scale", "image_cond_noise_scale", "timesteps")
+                       if getattr(d, k) is not None)
+        if given:
+            raise ValueError(f"{entry.id}: {given} are not HunyuanVideo 1.5 settings")
+        if entry.distilled and d.guidance_scale != 1.0:
+            raise ValueError(f"{entry.id}: the distilled checkpoints run without CFG (guidance_scale 1.0)")
 
     def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
         # The guider is the pipeline's CFG switch and scale: set it for this call (every call sets it).
@@ -89,15 +101,10 @@ class HunyuanVideo15Family(FamilyAdapter):
 
         return BUILDERS
 
-    def synthetic_ids(self) -> list[str]:
-        from pipelines.families.hunyuan_video15.synthetic import TRANSFORMER_CONFIGS
+    def analytic_flops(self, entry: ModelEntry, spec: ResolvedSpec, forwards: int) -> int | None:
+        from pipelines.families.hunyuan_video15.flops import hunyuan_forward_flops, shape_for
 
-        return list(TRANSFORMER_CONFIGS)
-
-    def synthetic_pipeline_ids(self) -> list[str]:
-        return []  # the transformer only: Qwen2.5-VL, ByT5, SigLIP and the VAE are not built synthetically yet
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        from pipelines.families.hunyuan_video15.synthetic import build_transformer
-
-        return build_transformer(model_id)
+        shape = shape_for(entry, spec.mode)
+        if shape is None:
+            return None
+        return forwards * hunyuan_forward_flops(shape, self.sequence_tokens(entry, spec))

@@ -16,6 +16,9 @@ LATENT_CHANNELS = 4
 QWEN_DIM = 16
 BYT5_DIM = 32
 IMAGE_DIM = 12
+REFINER_LAYERS = 1
+_IMAGE_SIZE, _IMAGE_PATCH = 32, 8
+IMAGE_TOKENS = (_IMAGE_SIZE // _IMAGE_PATCH) ** 2  # the tiny SigLIP's tokens per image
 # The template the pipeline's ``apply_chat_template`` call formats (system message, then the prompt).
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "<|im_start|>assistant\n")
@@ -34,7 +37,8 @@ def _parts(task: str) -> dict[str, Any]:
 
     transformer = seeded(3, lambda: HunyuanVideo15Transformer3DModel(
         in_channels=2 * LATENT_CHANNELS + 1, out_channels=LATENT_CHANNELS, num_attention_heads=2,
-        attention_head_dim=8, num_layers=2, num_refiner_layers=1, mlp_ratio=2.0, patch_size=1, patch_size_t=1,
+        attention_head_dim=8, num_layers=2, num_refiner_layers=REFINER_LAYERS, mlp_ratio=2.0, patch_size=1,
+        patch_size_t=1,
         text_embed_dim=QWEN_DIM, text_embed_2_dim=BYT5_DIM, image_embed_dim=IMAGE_DIM, rope_axes_dim=(2, 2, 4),
         target_size=64, task_type=task,
     ))
@@ -70,10 +74,10 @@ def build_i2v() -> Any:
     from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
 
     image_encoder = seeded(5, lambda: SiglipVisionModel(SiglipVisionConfig(
-        hidden_size=IMAGE_DIM, intermediate_size=24, num_hidden_layers=1, num_attention_heads=2, image_size=32,
-        patch_size=8,
+        hidden_size=IMAGE_DIM, intermediate_size=24, num_hidden_layers=1, num_attention_heads=2, image_size=_IMAGE_SIZE,
+        patch_size=_IMAGE_PATCH,
     )).eval())
-    extractor = SiglipImageProcessor(size={"height": 32, "width": 32})
+    extractor = SiglipImageProcessor(size={"height": _IMAGE_SIZE, "width": _IMAGE_SIZE})
     return HunyuanVideo15ImageToVideoPipeline(**_parts("i2v"), image_encoder=image_encoder,
                                               feature_extractor=extractor)
 

@@ -26,6 +26,7 @@ LTX2 = "ltx-2"  # the catalog family name (pipelines.families.ltx2.models.LTX2_F
 class Ltx2Family(FamilyAdapter):
     families: ClassVar[tuple[str, ...]] = (LTX2,)
     lora_pipeline_class: ClassVar[str] = "LTX2Pipeline"
+    synthetic_module: ClassVar[str | None] = "pipelines.families.ltx2.synthetic"
     batches_cfg: ClassVar[bool] = True
     # Same thresholds as LTX-Video until measured on LTX-2 (benchmarks/gpu_suite.sh ltx2).
     cache_thresholds: ClassVar[CacheThresholds] = CacheThresholds(fast=0.03, fastest=0.06)
@@ -109,24 +110,6 @@ class Ltx2Family(FamilyAdapter):
         from pipelines.families.ltx2.tiny import BUILDERS
 
         return BUILDERS
-
-
-    def synthetic_ids(self) -> list[str]:
-        from pipelines.families.ltx2.synthetic import TRANSFORMER_CONFIGS
-
-        return list(TRANSFORMER_CONFIGS)
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        from pipelines.families.ltx2.synthetic import build_transformer
-
-        return build_transformer(model_id)
-
-    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
-        from pipelines.families.ltx2.synthetic import TRANSFORMER_CONFIGS, build_pipeline
-
-        if entry.id not in TRANSFORMER_CONFIGS:
-            raise KeyError(f"no synthetic config for {entry.id!r}")
-        return build_pipeline(entry)
 
 
 def _max_tokens(entry: ModelEntry) -> int:

@@ -24,6 +24,7 @@ _NOISE_SETTINGS = ("decode_timestep", "decode_noise_scale", "image_cond_noise_sc
 class LtxVideoFamily(FamilyAdapter):
     families: ClassVar[tuple[str, ...]] = (LTX_VIDEO,)
     lora_pipeline_class: ClassVar[str] = "LTXPipeline"
+    synthetic_module: ClassVar[str | None] = "pipelines.families.ltx_video.synthetic"
     batches_cfg: ClassVar[bool] = True
     # LTX's residuals move faster than Wan's between steps: lower thresholds.
     cache_thresholds: ClassVar[CacheThresholds] = CacheThresholds(fast=0.03, fastest=0.06)
@@ -107,23 +108,6 @@ class LtxVideoFamily(FamilyAdapter):
 
         # A torch pre-hook runs before diffusers' hooks, which replace ``forward`` itself.
         module.register_forward_pre_hook(one_timestep_per_sample, with_kwargs=True)
-
-    def synthetic_ids(self) -> list[str]:
-        from pipelines.families.ltx_video.synthetic import TRANSFORMER_CONFIGS
-
-        return list(TRANSFORMER_CONFIGS)
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        from pipelines.families.ltx_video.synthetic import build_transformer
-
-        return build_transformer(model_id)
-
-    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
-        from pipelines.families.ltx_video.synthetic import TRANSFORMER_CONFIGS, build_pipeline
-
-        if entry.id not in TRANSFORMER_CONFIGS:
-            raise KeyError(f"no synthetic config for {entry.id!r}")
-        return build_pipeline(entry)
 
 
 def _noise(entry: ModelEntry, spec: ResolvedSpec) -> dict[str, float]:

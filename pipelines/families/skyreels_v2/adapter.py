@@ -22,6 +22,7 @@ class SkyReelsV2Family(WanFamily):
     families: ClassVar[tuple[str, ...]] = (SKYREELS_V2_DF,)
     lora_pipeline_class: ClassVar[str] = "SkyReelsV2DiffusionForcingPipeline"
     extend_method: ClassVar[str] = "diffusion_forcing"
+    synthetic_module: ClassVar[str | None] = None  # the transformer is Wan 2.1's; Wan's synthetic builds measure it
 
     def entries(self) -> list[ModelEntry]:
         return MODELS + TINY_MODELS
@@ -68,12 +69,3 @@ class SkyReelsV2Family(WanFamily):
         from pipelines.families.skyreels_v2.tiny import BUILDERS
 
         return BUILDERS
-
-    def synthetic_ids(self) -> list[str]:
-        return []  # the transformer is Wan 2.1's; Wan's synthetic builds measure it
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        raise KeyError(f"no synthetic config for {model_id!r}")
-
-    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
-        raise KeyError(f"no synthetic config for {entry.id!r}")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class WanFamily(FamilyAdapter):
     families: ClassVar[tuple[str, ...]] = (WAN21, WAN22)
     lora_pipeline_class: ClassVar[str] = "WanPipeline"
+    synthetic_module: ClassVar[str | None] = "pipelines.families.wan.synthetic"
 
     def entries(self) -> list[ModelEntry]:
         return MODELS + TINY_MODELS
@@ -81,20 +82,3 @@ class WanFamily(FamilyAdapter):
         tokens = wan_tokens(spec.num_frames, spec.height, spec.width, arch.vae_spatial, arch.patch,
                             arch.vae_temporal)
         return forwards * wan_forward_flops(shape, tokens)
-
-    def synthetic_ids(self) -> list[str]:
-        from pipelines.families.wan.synthetic import TRANSFORMER_CONFIGS
-
-        return list(TRANSFORMER_CONFIGS)
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        from pipelines.families.wan.synthetic import build_transformer
-
-        return build_transformer(model_id)
-
-    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
-        from pipelines.families.wan.synthetic import TRANSFORMER_CONFIGS, build_pipeline
-
-        if entry.id not in TRANSFORMER_CONFIGS:
-            raise KeyError(f"no synthetic config for {entry.id!r}")
-        return build_pipeline(entry.id)

@@ -27,12 +27,31 @@ def wan_tokens(frames: int, height: int, width: int, vae_spatial: int = 8, patch
 def wan_forward_flops(shape: WanShape, tokens: int, with_embedders: bool = True) -> int:
     """One transformer forward. The per-block terms are the anchors.md formula; the embedders
     (text projection, patch embedding, output head) matter only for tiny models."""
-    d, f, L, T = shape.dim, shape.ffn_dim, tokens, shape.text_tokens
-    block = 8 * L * d * d + 4 * L * L * d + 4 * L * d * d + 4 * T * d * d + 4 * L * T * d + 4 * L * d * f
-    total = shape.num_layers * block
+    d, L, T = shape.dim, tokens, shape.text_tokens
+    total = shape.num_layers * wan_block_flops(shape, tokens)
     if with_embedders:
         p = shape.patch[0] * shape.patch[1] * shape.patch[2]
         total += 2 * T * (shape.text_dim * d + d * d)  # text embedder: two linears
         total += 2 * L * shape.in_channels * p * d  # patch embedding (a strided conv)
         total += 2 * L * d * shape.out_channels * p  # output projection
+    return total
+
+
+def wan_block_flops(shape: WanShape, tokens: int) -> int:
+    """One Wan block: self-attention (Q/K/V/out, scores), cross-attention to the text (Q/out on the video,
+    K/V on the text, scores) and the FFN."""
+    d, f, L, T = shape.dim, shape.ffn_dim, tokens, shape.text_tokens
+    return 8 * L * d * d + 4 * L * L * d + 4 * L * d * d + 4 * T * d * d + 4 * L * T * d + 4 * L * d * f
+
+
+def vace_forward_flops(shape: WanShape, tokens: int, vace_blocks: int, vace_in_channels: int,
+                       with_embedders: bool = True) -> int:
+    """One Wan VACE forward: Wan's, plus each VACE block (a Wan block over the control tokens with an output
+    projection; the first also projects its input) and the control input's patch embedding."""
+    d, L = shape.dim, tokens
+    total = wan_forward_flops(shape, tokens, with_embedders)
+    total += vace_blocks * (wan_block_flops(shape, tokens) + 2 * L * d * d) + 2 * L * d * d
+    if with_embedders:
+        p = shape.patch[0] * shape.patch[1] * shape.patch[2]
+        total += 2 * L * vace_in_channels * p * d
     return total

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.core.catalog import ModelEntry
 from pipelines.families.tiny_parts import build_tokenizer
 
-_UMT5_XXL: dict[str, Any] = dict(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+UMT5_XXL: dict[str, Any] = dict(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
                  relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", dropout_rate=0.0)
 
 
@@ -47,10 +48,11 @@ def _wan22_vae() -> Any:
     )
 
 
-def build_pipeline(model_id: str) -> Any:
+def build_pipeline(entry: ModelEntry) -> Any:
     from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
     from transformers import UMT5Config, UMT5EncoderModel
 
+    model_id = entry.id
     vae: Any = _wan22_vae() if model_id == "wan2.2-ti2v-5b" else AutoencoderKLWan()
     kwargs: dict[str, Any] = {}
     if model_id == "wan2.2-t2v-a14b":
@@ -58,7 +60,7 @@ def build_pipeline(model_id: str) -> Any:
     if model_id == "wan2.2-ti2v-5b":
         kwargs["expand_timesteps"] = True
     return WanPipeline(
-        tokenizer=build_tokenizer(), text_encoder=UMT5EncoderModel(UMT5Config(**_UMT5_XXL)).eval(),
+        tokenizer=build_tokenizer(), text_encoder=UMT5EncoderModel(UMT5Config(**UMT5_XXL)).eval(),
         transformer=build_transformer(model_id).eval(), vae=vae.float().eval(),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), **kwargs,
     )

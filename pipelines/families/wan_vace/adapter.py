@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class WanVaceFamily(WanFamily):
     families: ClassVar[tuple[str, ...]] = (WAN_VACE,)
     lora_pipeline_class: ClassVar[str] = "WanVACEPipeline"
+    synthetic_module: ClassVar[str | None] = "pipelines.families.wan_vace.synthetic"
 
     def entries(self) -> list[ModelEntry]:
         return MODELS + TINY_MODELS
@@ -37,18 +38,19 @@ class WanVaceFamily(WanFamily):
         return frames + per_frame * len(spec.reference_images)
 
     def analytic_flops(self, entry: ModelEntry, spec: ResolvedSpec, forwards: int) -> int | None:
-        return None  # Wan's formula leaves out the VACE blocks; the counted figure stands alone
+        """Wan's formula plus the VACE blocks, over the whole sequence (reference images included)."""
+        from pipelines.families.wan.flops import WanShape, vace_forward_flops
+        from pipelines.families.wan_vace.models import VACE_BLOCKS
+
+        arch, blocks = entry.architecture, VACE_BLOCKS.get(entry.id)
+        if not (arch.dim and arch.ffn_dim and arch.num_layers) or blocks is None:
+            return None
+        shape = WanShape(dim=arch.dim, ffn_dim=arch.ffn_dim, num_layers=arch.num_layers, text_dim=arch.text_dim,
+                         in_channels=arch.latent_channels, out_channels=arch.latent_channels, patch=arch.patch)
+        tokens = self.sequence_tokens(entry, spec)
+        return forwards * vace_forward_flops(shape, tokens, len(blocks.layers), blocks.in_channels)
 
     def tiny_builders(self) -> dict[str, Callable[[], Any]]:
         from pipelines.families.wan_vace.tiny import BUILDERS
 
         return BUILDERS
-
-    def synthetic_ids(self) -> list[str]:
-        return []  # no published VACE config is built synthetically yet
-
-    def synthetic_transformer(self, model_id: str) -> Any:
-        raise KeyError(f"no synthetic config for {model_id!r}")
-
-    def synthetic_pipeline(self, entry: ModelEntry) -> Any:
-        raise KeyError(f"no synthetic config for {entry.id!r}")

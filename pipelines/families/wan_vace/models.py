@@ -10,6 +10,8 @@ Published settings ([V1] diffusers 0.42 pipelines/wan/pipeline_wan_vace.py examp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pipelines.core.catalog import Architecture, Defaults, Mode, ModelEntry, ShapeRules, SizeShift
 from pipelines.families.wan.models import WAN_NEGATIVE_PROMPT
 
@@ -22,9 +24,25 @@ VACE_MODES = {
     Mode.FIRST_LAST_FRAME: "WanVACEPipeline",
     Mode.VIDEO_TO_VIDEO: "WanVACEPipeline",
 }
-# Parameters: Wan 2.1's base blocks plus VACE's control blocks, counted from the block sizes (attention +
-# FFN per block: 1.3B ~46M x (30 + 15 VACE blocks) = 2.1B; 14B ~351M x (40 + 8) = 16.8B). Estimates for the
-# memory planner, not read from the published weights.
+# Parameters: Wan 2.1's base transformer plus VACE's control blocks, counted on the meta device from the
+# published configs (``pipelines.families.wan_vace.synthetic``): 1.42B + 0.73B = 2.15B; 14.29B + 3.05B = 17.34B.
+
+
+@dataclass(frozen=True)
+class VaceBlocks:
+    """VACE's control branch on a Wan transformer: the base blocks a VACE block feeds (``vace_layers``) and
+    the control input's channels (16 inactive + 16 reactive latents + 64 mask values per latent pixel)."""
+
+    layers: tuple[int, ...]
+    in_channels: int = 96
+
+
+# diffusers scripts/convert_wan_to_diffusers.py (``Wan-VACE-1.3B``, ``Wan-VACE-14B``) [D3]; the tiny model's own.
+VACE_BLOCKS: dict[str, VaceBlocks] = {
+    "wan2.1-vace-1.3b": VaceBlocks(tuple(range(0, 30, 2))),
+    "wan2.1-vace-14b": VaceBlocks(tuple(range(0, 40, 5))),
+    "tiny-wan-vace": VaceBlocks((0,)),
+}
 # How many reference images one request may give (each adds a latent frame of tokens; VACE's examples use 1-3).
 MAX_REFERENCE_IMAGES = 3
 
@@ -43,7 +61,7 @@ MODELS: list[ModelEntry] = [
         defaults=Defaults(width=832, height=480, num_frames=81, fps=16, steps=30, guidance_scale=5.0,
                           flow_shift=3.0, negative_prompt=WAN_NEGATIVE_PROMPT),
         rules=VACE_RULES.model_copy(update={"max_side": 1280}),
-        architecture=Architecture(transformer_params_b=2.1, dim=1536, ffn_dim=8960, num_layers=30, num_heads=12),
+        architecture=Architecture(transformer_params_b=2.15, dim=1536, ffn_dim=8960, num_layers=30, num_heads=12),
         hub_repo="Wan-AI/Wan2.1-VACE-1.3B-diffusers", license="apache-2.0",
         notes=_NOTE + " 480p only [V2]; no commit pinned.",
     ),
@@ -53,7 +71,7 @@ MODELS: list[ModelEntry] = [
         defaults=Defaults(width=1280, height=720, num_frames=81, fps=16, steps=30, guidance_scale=5.0,
                           flow_shift=5.0, flow_shift_by_size=_SHIFTS, negative_prompt=WAN_NEGATIVE_PROMPT),
         rules=VACE_RULES,
-        architecture=Architecture(transformer_params_b=16.8, dim=5120, ffn_dim=13824, num_layers=40,
+        architecture=Architecture(transformer_params_b=17.34, dim=5120, ffn_dim=13824, num_layers=40,
                                   num_heads=40),
         hub_repo="Wan-AI/Wan2.1-VACE-14B-diffusers", license="apache-2.0",
         notes=_NOTE + " 480p and 720p [V2]; no commit pinned.",

@@ -10,6 +10,9 @@ from diffusers import FlowMatchEulerDiscreteScheduler, WanVACEPipeline, WanVACET
 
 from pipelines.families.tiny_parts import TEXT_DIM, build_tokenizer, seeded, text_encoder
 from pipelines.families.wan.tiny import _wan_vae
+from pipelines.families.wan_vace.models import VACE_BLOCKS
+
+_BLOCKS = VACE_BLOCKS["tiny-wan-vace"]
 
 
 def build() -> Any:
@@ -19,7 +22,8 @@ def build() -> Any:
     transformer = seeded(3, lambda: WanVACETransformer3DModel(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
         text_dim=TEXT_DIM, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=1024, vace_layers=[0], vace_in_channels=96,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=1024, vace_layers=list(_BLOCKS.layers),
+        vace_in_channels=_BLOCKS.in_channels,
     ))
     return WanVACEPipeline(
         tokenizer=tokenizer, text_encoder=seeded(1, lambda: text_encoder(True, len(tokenizer))),
