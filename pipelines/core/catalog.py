@@ -124,6 +124,9 @@ class Architecture(BaseModel):
     image_encoder: bool = False
     # Other components resident with the transformer (LTX-2: audio VAE, vocoder, text connectors).
     extra_params_b: float = 0.0
+    # Tensors of tokens x dim a forward holds besides its live activations (Wan VACE: one control hint per
+    # VACE block, kept until the base block it feeds has run).
+    held_activations: int = 0
 
 
 class BundledLora(BaseModel):

@@ -6,7 +6,8 @@ The estimate (bf16 weights unless a strategy says otherwise):
   (+ 0.6B for a CLIP image encoder);
 - activations: latent tokens x hidden dim x 2 bytes x 32, where latent tokens =
   ((frames-1)/vae_temporal+1) x (H/vae_spatial/patch_h) x (W/vae_spatial/patch_w) -- the transformer's
-  live activations with a memory-efficient attention kernel (no N^2 attention matrix);
+  live activations with a memory-efficient attention kernel (no N^2 attention matrix), plus any the
+  architecture holds through the forward (``Architecture.held_activations``: VACE's control hints);
 - VAE decode: frames x H x W x 96 bytes at full resolution, untiled (tiling bounds it by the tile);
 - 10% headroom over the sum, plus 1 GiB for the CUDA context.
 It errs high on purpose: a refused job is a clear 400, an admitted one that OOMs is a wasted run.
@@ -89,7 +90,8 @@ class VramEstimate:
         else:
             weights = transformer_bytes + encoder_bytes
         tokens = latent_tokens(entry, width, height, num_frames)
-        activations = -(-tokens // max(1, ranks)) * (a.dim or _DEFAULT_DIM) * _BYTES * _ACTIVATION_FACTOR
+        activations = -(-tokens // max(1, ranks)) * (a.dim or _DEFAULT_DIM) * _BYTES * (
+            _ACTIVATION_FACTOR + a.held_activations)
         pixels = height * width
         if at_least >= order.index(MemoryStrategy.VAE_TILING):
             pixels = min(pixels, _VAE_TILE_PIXELS)

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from pipelines.core.catalog import Mode
+from pipelines.core.memory import GIB, MemoryStrategy, VramEstimate, plan_memory
 from pipelines.core.spec import GenerationSpec, resolve
 from pipelines.families import adapter_for, default_catalog
+from pipelines.families.base import uses_cfg
 from pipelines.generate import VideoGenerator
 from pipelines.weights import WeightsLocator
 
@@ -61,3 +63,50 @@ def test_published_entries_resolve_at_their_sizes_and_token_counts() -> None:
     for res in ("480p", "720p"):
         i2v = catalog.get(f"hunyuanvideo1.5-{res}-i2v")
         assert i2v is not None and set(i2v.pipelines) == {Mode.IMAGE_TO_VIDEO} and i2v.architecture.image_encoder
+
+
+def test_distilled_entries_run_their_published_steps_without_cfg(color_images: dict[str, Path]) -> None:
+    catalog = default_catalog()
+    step = catalog.get("hunyuanvideo1.5-480p-i2v-step-distilled")
+    assert step is not None and step.distilled
+    rs = resolve(GenerationSpec(model=step.id, prompt="a cat", image=color_images["red"]), catalog)
+    assert (rs.steps, rs.guidance_scale, rs.flow_shift, rs.width, rs.height) == (12, 1.0, 7.0, 848, 480)
+    assert not uses_cfg(rs)  # one transformer pass per step, no negative prompt encoded
+    cfg = catalog.get("hunyuanvideo1.5-720p-i2v-cfg-distilled")
+    assert cfg is not None and cfg.distilled and (cfg.defaults.steps, cfg.defaults.guidance_scale) == (50, 1.0)
+    # a request may still ask for 8 (or 4) steps and its own shift
+    rs8 = resolve(GenerationSpec(model=step.id, prompt="a cat", image=color_images["red"], steps=8, flow_shift=5.0),
+                  catalog)
+    assert (rs8.steps, rs8.flow_shift) == (8, 5.0)
+
+
+def test_a_distilled_entry_with_cfg_is_refused_by_the_family_rules() -> None:
+    entry = default_catalog().get("hunyuanvideo1.5-480p-t2v-cfg-distilled")
+    assert entry is not None
+    adapter = adapter_for(entry)
+    adapter.check_entry(entry)
+    wrong = entry.model_copy(update={"defaults": entry.defaults.model_copy(update={"guidance_scale": 6.0})})
+    with pytest.raises(ValueError, match=r"guidance_scale 1\.0"):
+        adapter.check_entry(wrong)
+    unshifted = entry.model_copy(update={"defaults": entry.defaults.model_copy(update={"flow_shift": None})})
+    with pytest.raises(ValueError, match="flow_shift"):
+        adapter.check_entry(unshifted)
+
+
+def test_memory_planner_knows_hunyuan_at_published_size() -> None:
+    """8.33B transformer + 7.07B Qwen2.5-VL text model + ByT5 and the VAE (1.48B) in bf16; 480p x 121 frames
+    fits an 80 GiB card whole and a 24 GiB one with group offload (Tencent: 14 GB with offloading), and a
+    budget nothing fits refuses with the estimate."""
+    entry = default_catalog().get("hunyuanvideo1.5-480p-t2v")
+    assert entry is not None
+    est = VramEstimate.for_job(entry, 848, 480, 121)
+    assert est.weights_bytes == pytest.approx((8.33 + 7.07 + 1.48) * 1e9 * 2, rel=1e-6)
+    assert est.activation_bytes == 31 * 30 * 53 * 2048 * 2 * 32
+    assert plan_memory(entry, 848, 480, 121, 80 * GIB).strategy is MemoryStrategy.NONE
+    small = plan_memory(entry, 848, 480, 121, 24 * GIB)
+    assert small.fits and small.strategy is MemoryStrategy.GROUP_OFFLOAD
+    none = plan_memory(entry, 1280, 720, 241, 2 * GIB)
+    assert not none.fits and "GiB" in none.estimate.describe()
+    i2v = default_catalog().get("hunyuanvideo1.5-480p-i2v-step-distilled")
+    assert i2v is not None
+    assert VramEstimate.for_job(i2v, 848, 480, 121).weights_bytes > est.weights_bytes  # + the image encoder

@@ -106,3 +106,25 @@ def test_spec_rules_for_video_mask_and_references(color_images: dict[str, Path])
     with pytest.raises(InvalidSpec, match="does not serve"):
         resolve(GenerationSpec(model="tiny-ltx-video", video=color_images["video"]))
     assert resolve(_spec(video=color_images["video"])).mode is Mode.VIDEO_TO_VIDEO
+
+
+def test_memory_planner_counts_vace_control_hints() -> None:
+    """VACE 14B at 720p: 17.34B transformer + UMT5 in bf16, and the 8 control hints (tokens x dim each) it
+    holds through the forward on top of the live activations: on 80 GiB they tip it from VAE tiling alone to
+    offloading the text encoder too; on 2 GiB nothing fits."""
+    from pipelines.core.memory import GIB, MemoryStrategy, VramEstimate, plan_memory
+
+    catalog = default_catalog()
+    entry = catalog.get("wan2.1-vace-14b")
+    assert entry is not None
+    est = VramEstimate.for_job(entry, 1280, 720, 81)
+    assert est.weights_bytes == pytest.approx((17.34 + 5.7) * 1e9 * 2, rel=1e-6)
+    tokens = 21 * 45 * 80
+    assert est.activation_bytes == tokens * 5120 * 2 * (32 + 8)
+    wan = catalog.get("wan2.1-t2v-14b")
+    assert wan is not None and VramEstimate.for_job(wan, 1280, 720, 81).activation_bytes == tokens * 5120 * 2 * 32
+    plan = plan_memory(entry, 1280, 720, 81, 80 * GIB)
+    assert plan.fits and plan.strategy is MemoryStrategy.TEXT_OFFLOAD
+    unheld = entry.model_copy(update={"architecture": entry.architecture.model_copy(update={"held_activations": 0})})
+    assert plan_memory(unheld, 1280, 720, 81, 80 * GIB).strategy is MemoryStrategy.VAE_TILING
+    assert not plan_memory(entry, 1280, 720, 81, 2 * GIB).fits
