@@ -189,6 +189,14 @@ class _Sides:
             "nvml_peak_used_bytes": sampler.peak_bytes,
         }
 
+    def _call(self, pipe: Any, on_step: Any, kwargs: dict[str, Any]) -> Any:
+        """One pipeline call with ``on_step`` after every denoising step, the way the family's pipelines take
+        one (``FamilyAdapter.call_pipeline``: diffusers' ``callback_on_step_end`` for most; HunyuanVideo 1.5's
+        pipelines have none)."""
+        from pipelines.families import adapter_for
+
+        return adapter_for(self.entry).call_pipeline(pipe, on_step, kwargs)
+
     def _baseline_kwargs(self) -> dict[str, Any]:
         from pipelines.families import adapter_for
 
@@ -213,7 +221,7 @@ class _Sides:
         audio = AudioDecodeStage(self.baseline_pipe, lambda: None, self._now)  # times it; changes nothing
         with GpuMemorySampler() as sampler, self._torch.inference_mode(), audio:
             t0 = self._now()
-            out = self.baseline_pipe(generator=generator, callback_on_step_end=on_step, **self._baseline_kwargs())
+            out = self._call(self.baseline_pipe, on_step, self._baseline_kwargs() | {"generator": generator})
             t1 = self._now()
         steps = [b - a for a, b in zip([t0, *marks[:-1]], marks, strict=True)]
         return to_uint8(out.frames[0]), {
@@ -233,7 +241,7 @@ class _Sides:
         kw = self._baseline_kwargs() | {"num_inference_steps": 1, "output_type": "latent"}
         generator = self._torch.Generator("cpu").manual_seed(self.spec.seed)
         with self._torch.inference_mode():
-            capture = capture_first_step(pipe, lambda cb: pipe(generator=generator, callback_on_step_end=cb, **kw))
+            capture = capture_first_step(pipe, lambda cb: self._call(pipe, cb, kw | {"generator": generator}))
         counted = capture.flops()
         out: dict[str, Any] = {"per_step_counted": counted, "forwards_per_step": len(capture.calls)}
         analytic = adapter_for(self.entry).analytic_flops(self.entry, self.spec, len(capture.calls))

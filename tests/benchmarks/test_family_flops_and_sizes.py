@@ -163,3 +163,18 @@ def test_hunyuan_pipeline_components_have_published_sizes(model_id: str) -> None
     if step:
         assert type(pipe).__name__ == "HunyuanVideo15ImageToVideoPipeline"
         assert billions(pipe.image_encoder) < 0.6  # inside the planner's image-encoder allowance
+
+
+def test_pipeline_bench_runs_hunyuan_and_its_flops_match(tiny_weights_dir: Path) -> None:
+    """The bench's plain-diffusers side and FLOP capture call HunyuanVideo 1.5's pipelines (which take no
+    step callback) through the adapter: both sides report every step, the same picture, and the counted
+    FLOPs of the first step (cond + uncond) are the formula's."""
+    from benchmarks.pipeline_bench import PipelineBenchConfig, run_pipeline_bench
+
+    r = run_pipeline_bench(PipelineBenchConfig(model="tiny-hunyuanvideo1.5-t2v", steps=2, runs=1,
+                                               weights_dir=tiny_weights_dir))
+    for run in r["runs"]:
+        assert len(run["step_s"]) == 2, run["path"]
+    assert r["summary"]["identical_to_diffusers"] or r["summary"]["psnr_vs_diffusers_db"] >= 40, r["summary"]
+    assert r["flops"]["forwards_per_step"] == 2
+    assert r["flops"]["counted_over_analytic"] == pytest.approx(1.0, rel=0.01)
