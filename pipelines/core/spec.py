@@ -141,7 +141,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         served = ", ".join(m.value for m in entry.modes)
         raise InvalidSpec("mode", mode.value, f"model {entry.id} does not serve this mode; it serves: {served}")
 
-    d, rules = entry.defaults, entry.rules
+    d = entry.defaults
     width = spec.width if spec.width is not None else d.width
     height = spec.height if spec.height is not None else d.height
     if spec.aspect_ratio is not None or spec.resolution is not None:
@@ -154,56 +154,24 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         shape = pick_shape(entry, spec.aspect_ratio, spec.resolution)
         width, height = shape.width, shape.height
     frames = spec.num_frames if spec.num_frames is not None else d.num_frames
-    for name, side in (("width", width), ("height", height)):
-        if not rules.min_side <= side <= rules.max_side:
-            raise InvalidSpec(name, side, f"must be between {rules.min_side} and {rules.max_side}")
-        if side % rules.size_multiple:
-            lo = side // rules.size_multiple * rules.size_multiple
-            raise InvalidSpec(
-                name, side, f"must be a multiple of {rules.size_multiple} for {entry.id} "
-                f"(nearest: {max(lo, rules.size_multiple)} or {lo + rules.size_multiple})"
-            )
-    if not rules.min_frames <= frames <= rules.max_frames or (frames - 1) % rules.frames_multiple:
-        k = max(0, round((frames - 1) / rules.frames_multiple))
-        raise InvalidSpec(
-            "num_frames", frames,
-            f"must be {rules.frames_multiple}k+1 between {rules.min_frames} and {rules.max_frames} "
-            f"for {entry.id} (nearest: {k * rules.frames_multiple + 1})",
-        )
+    _check_shape(entry, width, height, frames)
 
     fps = spec.fps if spec.fps is not None else d.fps
-    if not 1 <= fps <= 120:
-        raise InvalidSpec("fps", fps, "must be between 1 and 120")
     steps = spec.steps if spec.steps is not None else d.steps
-    if not 1 <= steps <= MAX_STEPS:
-        raise InvalidSpec("steps", steps, f"must be between 1 and {MAX_STEPS}")
     guidance = spec.guidance_scale if spec.guidance_scale is not None else d.guidance_scale
     guidance_2 = spec.guidance_scale_2 if spec.guidance_scale_2 is not None else d.guidance_scale_2
-    for name, g in (("guidance_scale", guidance), ("guidance_scale_2", guidance_2)):
-        if g is not None and not (math.isfinite(g) and 0.0 <= g <= 30.0):
-            raise InvalidSpec(name, g, "must be a number between 0 and 30")
-    if spec.guidance_scale_2 is not None and entry.architecture.experts < 2:
-        raise InvalidSpec("guidance_scale_2", spec.guidance_scale_2, f"{entry.id} has one expert; omit it")
+    _check_numbers(entry, fps, steps, guidance, guidance_2, spec.guidance_scale_2)
     quality = _quality_settings(entry, spec, width, height)
     if spec.quality == "final":
-        _check_final(entry, catalog, mode, width, height)
-        if spec.speed is not SpeedLevel.EXACT:  # step caching across two calls of different shapes: untried
-            raise InvalidSpec("speed", spec.speed.value, "quality final runs exact only; accepted: exact")
+        _check_final(entry, catalog, mode, width, height, spec.speed)
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**32)
-    if not 0 <= seed <= MAX_SEED:
-        raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
-    if len(spec.prompt) > MAX_PROMPT_CHARS:
-        raise InvalidSpec("prompt", spec.prompt, f"longer than {MAX_PROMPT_CHARS} characters")
+    _check_seed_and_prompt(seed, spec.prompt)
 
     image, last_image = _check_images(mode, spec)
     audio = resolve_audio(entry, spec, catalog)
     loras = tuple(spec.loras or ())
     check_refs(loras, entry.architecture.experts)
-    if spec.extend_video is not None:
-        if mode is Mode.TEXT_TO_VIDEO:
-            raise InvalidSpec("extend_video", str(spec.extend_video), "extension needs image conditioning")
-        if not spec.extend_video.is_file():
-            raise InvalidSpec("extend_video", str(spec.extend_video), "no such video file")
+    _check_extend(mode, spec.extend_video)
     references = _check_conditions(entry, mode, spec, catalog)
     return ResolvedSpec(
         model=entry.id,
@@ -236,7 +204,84 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
     )
 
 
-def _check_final(entry: ModelEntry, catalog: Catalog, mode: Mode, width: int, height: int) -> None:
+def check_resolved(spec: ResolvedSpec, catalog: Catalog) -> ResolvedSpec:
+    """A spec resolved earlier (stored with its job), checked against the catalog as it is now, with
+    nothing filled in or changed: the rules ``resolve`` applies, and the files it names still there.
+    Raises InvalidSpec naming the field, so a stale or hand-edited stored spec fails as invalid input."""
+    entry = catalog.get(spec.model)
+    if entry is None:
+        raise InvalidSpec("model", spec.model, f"unknown model; known models: {', '.join(catalog.ids())}")
+    if spec.mode not in entry.pipelines:
+        served = ", ".join(m.value for m in entry.modes)
+        raise InvalidSpec("mode", spec.mode.value, f"model {entry.id} does not serve this mode; it serves: {served}")
+    if spec.pipeline_class != entry.pipelines[spec.mode]:
+        raise InvalidSpec("pipeline_class", spec.pipeline_class, f"{entry.id} now runs {spec.mode.value} with "
+                          f"{entry.pipelines[spec.mode]}; submit the job again")
+    _check_shape(entry, spec.width, spec.height, spec.num_frames)
+    _check_numbers(entry, spec.fps, spec.steps, spec.guidance_scale, spec.guidance_scale_2,
+                   spec.guidance_scale_2 if entry.defaults.guidance_scale_2 is None else None)
+    _check_quality_values(entry, spec.flow_shift, {name: getattr(spec, name) for name in _FAMILY_SETTINGS})
+    if spec.quality == "final":
+        _check_final(entry, catalog, spec.mode, spec.width, spec.height, spec.speed)
+    _check_seed_and_prompt(spec.seed, spec.prompt)
+    _check_images(spec.mode, spec)
+    check_refs(spec.loras, entry.architecture.experts)
+    _check_extend(spec.mode, spec.extend_video)
+    _check_conditions(entry, spec.mode, spec, catalog)
+    return spec
+
+
+def _check_shape(entry: ModelEntry, width: int, height: int, frames: int) -> None:
+    rules = entry.rules
+    for name, side in (("width", width), ("height", height)):
+        if not rules.min_side <= side <= rules.max_side:
+            raise InvalidSpec(name, side, f"must be between {rules.min_side} and {rules.max_side}")
+        if side % rules.size_multiple:
+            lo = side // rules.size_multiple * rules.size_multiple
+            raise InvalidSpec(
+                name, side, f"must be a multiple of {rules.size_multiple} for {entry.id} "
+                f"(nearest: {max(lo, rules.size_multiple)} or {lo + rules.size_multiple})"
+            )
+    if not rules.min_frames <= frames <= rules.max_frames or (frames - 1) % rules.frames_multiple:
+        k = max(0, round((frames - 1) / rules.frames_multiple))
+        raise InvalidSpec(
+            "num_frames", frames,
+            f"must be {rules.frames_multiple}k+1 between {rules.min_frames} and {rules.max_frames} "
+            f"for {entry.id} (nearest: {k * rules.frames_multiple + 1})",
+        )
+
+
+def _check_numbers(entry: ModelEntry, fps: int, steps: int, guidance: float, guidance_2: float | None,
+                   asked_guidance_2: float | None) -> None:
+    """``asked_guidance_2``: a second guidance the request (not the catalog) set, refused on one expert."""
+    if not 1 <= fps <= 120:
+        raise InvalidSpec("fps", fps, "must be between 1 and 120")
+    if not 1 <= steps <= MAX_STEPS:
+        raise InvalidSpec("steps", steps, f"must be between 1 and {MAX_STEPS}")
+    for name, g in (("guidance_scale", guidance), ("guidance_scale_2", guidance_2)):
+        if g is not None and not (math.isfinite(g) and 0.0 <= g <= 30.0):
+            raise InvalidSpec(name, g, "must be a number between 0 and 30")
+    if asked_guidance_2 is not None and entry.architecture.experts < 2:
+        raise InvalidSpec("guidance_scale_2", asked_guidance_2, f"{entry.id} has one expert; omit it")
+
+
+def _check_seed_and_prompt(seed: int, prompt: str) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidSpec("prompt", prompt, f"longer than {MAX_PROMPT_CHARS} characters")
+
+
+def _check_extend(mode: Mode, extend_video: Path | None) -> None:
+    if extend_video is not None:
+        if mode is Mode.TEXT_TO_VIDEO:
+            raise InvalidSpec("extend_video", str(extend_video), "extension needs image conditioning")
+        if not extend_video.is_file():
+            raise InvalidSpec("extend_video", str(extend_video), "no such video file")
+
+
+def _check_final(entry: ModelEntry, catalog: Catalog, mode: Mode, width: int, height: int,
+                 speed: SpeedLevel) -> None:
     """``quality: "final"`` needs a model with a two-stage flow, text-to-video, and a size whose half
     (stage 1) is itself a valid size."""
     if entry.final_flow is None:
@@ -252,6 +297,8 @@ def _check_final(entry: ModelEntry, catalog: Catalog, mode: Mode, width: int, he
             lo = side // step * step
             raise InvalidSpec(name, side, f"quality final runs stage 1 at half size, so it must be a multiple of "
                               f"{step} for {entry.id} (nearest: {max(lo, step)} or {lo + step})")
+    if speed is not SpeedLevel.EXACT:  # step caching across two calls of different shapes: untried
+        raise InvalidSpec("speed", speed.value, "quality final runs exact only; accepted: exact")
 
 
 # Upper bounds that catch typos, not taste: Wan FLF2V publishes 16; LTX's decode settings live in [0, 1].
@@ -265,23 +312,29 @@ def _quality_settings(entry: ModelEntry, spec: GenerationSpec, width: int, heigh
     (the flow shift of the request's size class). A setting the model's defaults leave unset is not
     one of its family's settings."""
     d = entry.defaults
+    _check_quality_values(entry, spec.flow_shift, {name: getattr(spec, name) for name in _FAMILY_SETTINGS})
     out: dict[str, float | None] = {}
-    if spec.flow_shift is not None:
-        if d.flow_shift is None:
-            raise InvalidSpec("flow_shift", spec.flow_shift, f"{entry.id} takes no fixed flow shift (its scheduler "
-                              "shifts by resolution itself); omit it")
-        if not (math.isfinite(spec.flow_shift) and 0.0 < spec.flow_shift <= MAX_FLOW_SHIFT):
-            raise InvalidSpec("flow_shift", spec.flow_shift, f"must be a number above 0 and at most {MAX_FLOW_SHIFT}")
     out["flow_shift"] = spec.flow_shift if spec.flow_shift is not None else entry.flow_shift_for(width, height)
     for name in _FAMILY_SETTINGS:
         value: float | None = getattr(spec, name)
+        out[name] = value if value is not None else getattr(d, name)
+    return out
+
+
+def _check_quality_values(entry: ModelEntry, flow_shift: float | None, family: dict[str, float | None]) -> None:
+    d = entry.defaults
+    if flow_shift is not None:
+        if d.flow_shift is None:
+            raise InvalidSpec("flow_shift", flow_shift, f"{entry.id} takes no fixed flow shift (its scheduler "
+                              "shifts by resolution itself); omit it")
+        if not (math.isfinite(flow_shift) and 0.0 < flow_shift <= MAX_FLOW_SHIFT):
+            raise InvalidSpec("flow_shift", flow_shift, f"must be a number above 0 and at most {MAX_FLOW_SHIFT}")
+    for name, value in family.items():
         if value is not None:
             if getattr(d, name) is None:
                 raise InvalidSpec(name, value, f"is not a setting of {entry.id} (family {entry.family}); omit it")
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise InvalidSpec(name, value, "must be a number between 0 and 1")
-        out[name] = value if value is not None else getattr(d, name)
-    return out
 
 
 def _infer_mode(spec: GenerationSpec) -> Mode:
@@ -294,7 +347,7 @@ def _infer_mode(spec: GenerationSpec) -> Mode:
     return Mode.TEXT_TO_VIDEO
 
 
-def _check_images(mode: Mode, spec: GenerationSpec) -> tuple[Path | None, Path | None]:
+def _check_images(mode: Mode, spec: GenerationSpec | ResolvedSpec) -> tuple[Path | None, Path | None]:
     needs_first = mode in (Mode.IMAGE_TO_VIDEO, Mode.FIRST_LAST_FRAME)
     needs_last = mode is Mode.FIRST_LAST_FRAME
     if needs_first and spec.image is None:
@@ -312,7 +365,8 @@ def _check_images(mode: Mode, spec: GenerationSpec) -> tuple[Path | None, Path |
     return spec.image, spec.last_image
 
 
-def _check_conditions(entry: ModelEntry, mode: Mode, spec: GenerationSpec, catalog: Catalog) -> tuple[Path, ...]:
+def _check_conditions(entry: ModelEntry, mode: Mode, spec: GenerationSpec | ResolvedSpec,
+                      catalog: Catalog) -> tuple[Path, ...]:
     """The source video, mask and reference images: present where the mode needs them, files that exist
     (the API probed their content at the edge), and reference images only on models that take them."""
     if mode is Mode.VIDEO_TO_VIDEO and spec.video is None:
