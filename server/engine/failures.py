@@ -25,6 +25,7 @@ from server.engine.base import (
 
 if TYPE_CHECKING:
     import torch
+    from pydantic import ValidationError
 
 _ERRORS: dict[str, type[EngineError]] = {
     cls.code: cls
@@ -76,9 +77,7 @@ def classify_failure(exc: BaseException) -> Failure:
     if isinstance(exc, InvalidSpec):
         return Failure(InvalidInput.code, exc.message)
     if isinstance(exc, ValidationError):
-        # One line per bad field, naming it and the value, like InvalidSpec does.
-        parts = [f"{'.'.join(str(x) for x in e['loc']) or 'spec'}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
-        return Failure(InvalidInput.code, "; ".join(parts))
+        return Failure(InvalidInput.code, validation_message(exc))
     if isinstance(exc, ModelUnavailable):
         return Failure(ModelUnavailableError.code, exc.message)
     if isinstance(exc, GenerationCancelled):
@@ -88,6 +87,12 @@ def classify_failure(exc: BaseException) -> Failure:
     if storage_full(exc):
         return Failure(StorageFull.code, f"no space left for the outputs: {exc}")
     return Failure(EngineError.code, f"{type(exc).__name__}: {exc}")
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One part per bad field, naming it and the value, like InvalidSpec does."""
+    parts = [f"{'.'.join(str(x) for x in e['loc']) or 'spec'}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
+    return "; ".join(parts)
 
 
 def storage_full(exc: BaseException) -> bool:

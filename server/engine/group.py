@@ -13,6 +13,8 @@ command and after each job; a dead rank, or a job that failed in a way ranks may
 (out of memory, an internal error), makes rank 0 exit, and the engine restarts the whole group
 as it restarts any crashed worker. Ranks exit when rank 0 does (their command channel closes).
 
+This module owns the rank processes and their command channel (``RankCommand`` messages, see
+``server.engine.messages``); what a rank does with a command is ``server.engine.runtime.ranks``.
 Torch-free at import: ``server.engine.worker`` imports this module in the API process.
 """
 
@@ -26,11 +28,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pipelines.generate import VideoGenerator
-    from server.engine.worker import WorkerConfig
+from server.engine.messages import RANK_COMMANDS, MalformedMessage, RankCommand
+from server.engine.runtime.config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 _COMMAND_TIMEOUT_S = 365 * 24 * 3600.0
 # A collective that a rank never joins (it died, or failed alone) fails after this.
 _COLLECTIVE_TIMEOUT_S = 600.0
-# Job failures that ranks may not share: the others may be waiting in a collective.
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,9 @@ class RankGroup:
         """File descriptors that become readable when a rank exits (for ``multiprocessing.connection.wait``)."""
         return list(self._pidfds)
 
-    def tell(self, command: tuple[Any, ...]) -> None:
+    def tell(self, command: RankCommand) -> None:
         """Send a command to every other rank (they run it as rank 0 runs it, right after)."""
-        _broadcast(command, self.channel)
+        _broadcast(RANK_COMMANDS.encode(command), self.channel)
 
 
 def _join(cfg: WorkerConfig, rank: int, init_method: str) -> Any:
@@ -103,12 +103,12 @@ def _join(cfg: WorkerConfig, rank: int, init_method: str) -> Any:
     return dist.new_group(backend="gloo", timeout=timedelta(seconds=_COMMAND_TIMEOUT_S))
 
 
-def _broadcast(command: tuple[Any, ...] | None, channel: Any) -> tuple[Any, ...]:
+def _broadcast(command: object | None, channel: Any) -> object:
+    """Rank 0 sends ``command``; every other rank passes None and receives it."""
     import torch.distributed as dist
 
     box = [command]
     dist.broadcast_object_list(box, src=0, group=channel)
-    assert box[0] is not None
     return box[0]
 
 
@@ -130,33 +130,19 @@ def follower_main() -> None:
 
     setup_child(f"{cfg.worker_id} rank={args.rank}", cfg.log_level, cuda_visible_devices=cfg.cuda_visible_devices)
     _exit_with_parent(args.parent_pid)
-    from server.engine.worker import make_generator
+    from server.engine.runtime.generator import make_generator
+    from server.engine.runtime.ranks import follow
 
     channel = _join(cfg, args.rank, args.init_method)
     gen = make_generator(cfg, args.rank)
-    while True:
-        try:
-            command = _broadcast(None, channel)
-        except Exception as exc:  # rank 0 is gone: its end of the channel closed
-            log.info("command channel closed (%s); rank exiting", exc)
-            return
-        if command[0] == "stop":
-            return
-        _follow(gen, command)
-
-
-def _follow(gen: VideoGenerator, command: tuple[Any, ...]) -> None:
-    from server.engine.worker import preload_model, recheck
-
     try:
-        if command[0] == "preload":
-            preload_model(gen, command[1])
-        elif command[0] == "generate":
-            gen.generate(recheck(command[1]))
-        else:
-            log.warning("ignoring unknown command %r", command[0])
-    except Exception as exc:  # rank 0 reports the job's outcome; this rank only logs its own
-        log.info("%s on this rank ended: %s: %s", command[0], type(exc).__name__, exc)
+        follow(gen, lambda: RANK_COMMANDS.decode(_broadcast(None, channel)))
+    except MalformedMessage:
+        # Refused, not skipped: this rank exits, rank 0 sees it dead and the engine restarts the group.
+        log.exception("rank %d: malformed command from rank 0", args.rank)
+        raise
+    except Exception as exc:  # rank 0 is gone: its end of the channel closed
+        log.info("command channel closed (%s); rank exiting", exc)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 from server.engine.base import EngineError, WorkResult
 from server.engine.devices import DevicePlan
+from server.engine.messages import WorkerStatus
 from server.engine.restarts import OnEvent, RestartBackoff
 
 
@@ -49,7 +50,7 @@ class WorkerSlot:
     plan: DevicePlan
     proc: WorkerProcess | None = None
     job: RunningJob | None = None
-    status: dict[str, Any] = field(default_factory=dict)
+    status: WorkerStatus | None = None   # as of the worker's last job boundary
     backoff: RestartBackoff = field(default_factory=RestartBackoff)
     restart_timer: asyncio.TimerHandle | None = None
 
@@ -60,6 +61,9 @@ class WorkerSlot:
     @property
     def idle(self) -> bool:
         return self.alive and self.job is None
+
+    def holds(self, model: str) -> bool:
+        return self.status is not None and model in self.status.loaded_models
 
 
 def describe_exit(code: int | None) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engine.base import EngineEvent, EventType, WorkerInfo, WorkItem, WorkResult
-from server.engine.failures import classify_failure, free_memory
+from server.engine.messages import JobDecoder, JobFailed, RunJob
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ WORKER_ID = "inprocess-0"
 
 @dataclass
 class _Task:
-    item: WorkItem
+    job: RunJob
     on_event: Callable[[EngineEvent], None]
     future: asyncio.Future[WorkResult]
     loop: asyncio.AbstractEventLoop
@@ -58,6 +58,7 @@ class InProcessEngine:
         self._ready = threading.Event()
         self._device_name = "cpu"
         self._loaded: list[str] = []
+        self._decode = JobDecoder()
 
     async def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="inprocess-engine", daemon=True)
@@ -81,10 +82,11 @@ class InProcessEngine:
 
     async def run(self, item: WorkItem, on_event: Callable[[EngineEvent], None]) -> WorkResult:
         loop = asyncio.get_running_loop()
+        job = self._decode(item)  # a stored spec that fails its checks fails here: nothing is queued
         future: asyncio.Future[WorkResult] = loop.create_future()
         self._pending += 1
         try:
-            self._tasks.put(_Task(item, on_event, future, loop))
+            self._tasks.put(_Task(job, on_event, future, loop))
             return await future
         finally:
             self._pending -= 1
@@ -114,7 +116,7 @@ class InProcessEngine:
             task = self._tasks.get()
             if task is None:
                 return
-            self._busy = task.item.job_id
+            self._busy = task.job.job_id
             try:
                 result: WorkResult | BaseException = self._run_one(gen, task)
             except BaseException as exc:  # handed to the awaiting coroutine, never lost in the thread
@@ -131,31 +133,21 @@ class InProcessEngine:
             log.warning("preload of %s failed: %s", model, exc)
 
     def _run_one(self, gen: Any, task: _Task) -> WorkResult:
-        from server.engine.worker import run_item
+        from server.engine.runtime.job_run import run_and_report
 
-        item = task.item
+        job = task.job
 
         def emit(kind: EventType, data: dict[str, Any]) -> None:
-            task.on_event(EngineEvent(item.job_id, kind, data, time.time()))
+            task.on_event(EngineEvent(job.job_id, kind, data, time.time()))
 
-        emit(EventType.STARTED, {"worker_id": WORKER_ID})
-        try:
-            # The same transport-free runner as the worker subprocesses: generation, post stage, re-post.
-            result = run_item(gen, item, WORKER_ID, emit, lambda: item.job_id in self._cancelled)
-        except Exception as exc:
-            # The one classification every engine uses: OOM, a full disk, cancel, bad input, internal.
-            failure = classify_failure(exc)
-            if failure.internal:
-                log.exception("job %s: generation failed", item.job_id)
-            else:
-                log.info("job %s: %s: %s", item.job_id, failure.code, failure.message)
-            if failure.out_of_memory:
-                free_memory(gen.device)
-            raise failure.error() from exc
-        model = item.spec.get("model")
-        if model and item.source_frames is None and model not in self._loaded:
-            self._loaded.append(model)
-        return result
+        # The same runner and failure classification as the worker subprocesses: generation, post
+        # stage, re-post; OOM, a full disk, cancel, bad input, internal.
+        outcome = run_and_report(gen, job, WORKER_ID, emit, lambda: job.job_id in self._cancelled)
+        if isinstance(outcome, JobFailed):
+            raise outcome.failure.error()
+        if not job.reposts and job.spec.model not in self._loaded:
+            self._loaded.append(job.spec.model)
+        return outcome.result
 
 
 def _settle(future: asyncio.Future[WorkResult], result: WorkResult | BaseException) -> None:

@@ -17,7 +17,7 @@ import multiprocessing as mp
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from server.engine.base import (
     EngineError,
@@ -29,7 +29,6 @@ from server.engine.base import (
     WorkResult,
 )
 from server.engine.devices import cpu_threads_per_worker, group_devices, plan_devices, visible_gpus
-from server.engine.failures import engine_error
 from server.engine.handles import (
     NoIdleWorker,
     OnEvent,
@@ -38,8 +37,23 @@ from server.engine.handles import (
     WorkerSlot,
     describe_exit,
 )
+from server.engine.messages import (
+    WORKER_COMMANDS,
+    WORKER_REPORTS,
+    JobDecoder,
+    JobDone,
+    JobEvent,
+    JobFailed,
+    MalformedMessage,
+    RunJob,
+    StatusReport,
+    Stop,
+    WorkerReady,
+    WorkerReport,
+)
+from server.engine.runtime.config import WorkerConfig
 from server.engine.waiting import StateSignal, acquire_idle
-from server.engine.worker import WorkerConfig, worker_main
+from server.engine.worker import worker_main
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +98,7 @@ class LocalEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._signal = StateSignal()
         self._stopping = False
+        self._decode = JobDecoder()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -118,7 +133,7 @@ class LocalEngine:
             if w.proc is not None:
                 w.proc.cancel.value = True  # a job in the denoising loop stops at its next step
                 with contextlib.suppress(OSError):  # already gone: its sentinel says so
-                    w.proc.conn.send(("stop",))
+                    w.proc.conn.send(WORKER_COMMANDS.encode(Stop()))
         procs = [w.proc for w in self._workers if w.proc is not None]
         await self._wait_exit(procs, self._stop_timeout)
         for p in procs:
@@ -143,19 +158,20 @@ class LocalEngine:
 
     def workers(self) -> list[WorkerInfo]:
         """Memory is as of the worker's last job boundary (it is measured in the child)."""
-        return [
-            WorkerInfo(
+        out = []
+        for w in self._workers:
+            st = w.status if w.alive else None
+            out.append(WorkerInfo(
                 worker_id=w.worker_id,
                 device=w.plan.label,
                 alive=w.alive,
                 busy_job=w.job.job_id if w.job else None,
-                loaded_models=list(w.status.get("loaded_models", [])) if w.alive else [],
-                memory_total_bytes=w.status.get("memory_total_bytes") if w.alive else None,
-                memory_free_bytes=w.status.get("memory_free_bytes") if w.alive else None,
-                rank_pids=list(w.status.get("group_pids", [])) if w.alive else [],
-            )
-            for w in self._workers
-        ]
+                loaded_models=list(st.loaded_models) if st else [],
+                memory_total_bytes=st.memory_total_bytes if st else None,
+                memory_free_bytes=st.memory_free_bytes if st else None,
+                rank_pids=list(st.group_pids) if st else [],
+            ))
+        return out
 
     def worker_pid(self, worker_id: str) -> int | None:
         """The live process id of a worker (for operators and tests)."""
@@ -166,7 +182,8 @@ class LocalEngine:
 
     async def run(self, item: WorkItem, on_event: OnEvent) -> WorkResult:
         loop = self._running_loop()
-        w = await self._acquire(item)
+        job = self._decode(item)  # a stored spec that fails its checks fails here: nothing is sent
+        w = await self._acquire(job)
         p = w.proc
         assert p is not None  # _acquire returns only idle (so live) workers
         fut: asyncio.Future[WorkResult] = loop.create_future()
@@ -176,7 +193,7 @@ class LocalEngine:
         p.cancel.value = False
         log.info("job %s: sent to %s on %s (pid %s)", item.job_id, w.worker_id, w.plan.label, p.process.pid)
         try:
-            p.conn.send(("run", item))
+            p.conn.send(WORKER_COMMANDS.encode(job))
         except OSError as exc:
             self._finish(w, exc=WorkerCrashed(f"job {item.job_id}: worker {w.worker_id} is gone: {exc}"))
         try:
@@ -202,20 +219,20 @@ class LocalEngine:
 
     # -- choosing a worker -------------------------------------------------------------------
 
-    async def _acquire(self, item: WorkItem) -> WorkerSlot:
-        model = item.spec.get("model")
-        w = await acquire_idle(self._signal, lambda: self._pick(model), self._waiting, item.job_id,
+    async def _acquire(self, job: RunJob) -> WorkerSlot:
+        model = job.spec.model
+        w = await acquire_idle(self._signal, lambda: self._pick(model), self._waiting, job.job_id,
                                self._start_timeout)
         if w is None:
-            raise NoIdleWorker(f"job {item.job_id}: no idle worker within {self._start_timeout:.0f}s "
+            raise NoIdleWorker(f"job {job.job_id}: no idle worker within {self._start_timeout:.0f}s "
                                f"({self.idle_workers()} idle of {len(self._workers)})")
         return w
 
-    def _pick(self, model: Any) -> WorkerSlot | None:
+    def _pick(self, model: str) -> WorkerSlot | None:
         idle = [w for w in self._workers if w.idle]
         # Prefer a worker that already holds the model: loading is the slowest part of a job.
         for w in idle:
-            if model in w.status.get("loaded_models", []):
+            if w.holds(model):
                 return w
         return idle[0] if idle else None
 
@@ -256,8 +273,10 @@ class LocalEngine:
         handled = 0
         try:
             while (limit is None or handled < limit) and p.conn.poll():
-                self._handle(w, p, p.conn.recv())
+                self._handle(w, p, WORKER_REPORTS.decode(p.conn.recv()))
                 handled += 1
+        except MalformedMessage as exc:
+            self._refuse(w, p, exc)
         except (EOFError, OSError):
             # The child closed its end; its sentinel brings us to _on_exit. Stop polling the pipe.
             if not p.conn.closed:
@@ -302,28 +321,39 @@ class LocalEngine:
 
     # -- messages from a worker --------------------------------------------------------------
 
-    def _handle(self, w: WorkerSlot, p: WorkerProcess, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "ready":
-            p.ready = True
-            if p.ready_timer is not None:
-                p.ready_timer.cancel()
-            w.status = msg[1]
-            log.info("%s: ready (pid %s, %.1fs)", w.worker_id, p.process.pid, time.monotonic() - p.started_at)
-            self._signal.notify()
-        elif kind == "status":
-            w.status = msg[1]
-            self._signal.notify()
-        elif kind == "event":
-            self._on_event(w, msg[1])
-        elif kind == "failed":
-            _, job_id, code, message = msg
-            if w.job is None or w.job.job_id != job_id:
-                return  # the job was already given up (engine stopping)
-            log.info("job %s: failed on %s: %s: %s", job_id, w.worker_id, code, message)
-            self._finish(w, exc=engine_error(code, message))
-        else:
-            log.warning("%s: unknown message %r", w.worker_id, kind)
+    def _handle(self, w: WorkerSlot, p: WorkerProcess, report: WorkerReport) -> None:
+        match report:
+            case WorkerReady(status=status):
+                p.ready = True
+                if p.ready_timer is not None:
+                    p.ready_timer.cancel()
+                w.status = status
+                log.info("%s: ready (pid %s, %.1fs)", w.worker_id, p.process.pid, time.monotonic() - p.started_at)
+                self._signal.notify()
+            case StatusReport(status=status):
+                w.status = status
+                self._signal.notify()
+            case JobEvent(event=event):
+                self._on_event(w, event)
+            case JobDone():
+                if w.job is not None and w.job.job_id == report.result.job_id:
+                    self._on_event(w, report.event())
+                    self._finish(w, result=report.result)
+            case JobFailed(job_id=job_id, failure=failure):
+                if w.job is None or w.job.job_id != job_id:
+                    return  # the job was already given up (engine stopping)
+                log.info("job %s: failed on %s: %s: %s", job_id, w.worker_id, failure.code, failure.message)
+                self._finish(w, exc=failure.error())
+            case _:
+                assert_never(report)
+
+    def _refuse(self, w: WorkerSlot, p: WorkerProcess, exc: MalformedMessage) -> None:
+        """A worker that breaks the protocol is not trusted with its job or the next: fail the job
+        with the reason and kill the process (its sentinel restarts it)."""
+        log.error("%s (pid %s): %s; killing it", w.worker_id, p.process.pid, exc)
+        if w.proc is p and w.job is not None:
+            self._finish(w, exc=EngineError(f"job {w.job.job_id}: {exc}"))
+        p.process.kill()
 
     def _on_event(self, w: WorkerSlot, ev: EngineEvent) -> None:
         job = w.job
@@ -338,8 +368,6 @@ class LocalEngine:
         except Exception:
             # A broken listener must not take the engine (or the job) down with it.
             log.exception("job %s: on_event callback failed", ev.job_id)
-        if ev.type == EventType.COMPLETED:
-            self._finish(w, result=WorkResult(**ev.data))
 
     def _finish(self, w: WorkerSlot, result: WorkResult | None = None, exc: EngineError | None = None) -> None:
         job, w.job = w.job, None

@@ -4,13 +4,13 @@ Why a child: a Ray driver whose cluster (GCS) stays unreachable is ended by Ray 
 must not take the API down. This process connects to the cluster, owns the ``RayPool`` of worker
 actors and writes each job's files (received as bytes through the object store) into the job's
 output folder on the API node. ``server.engine.ray_engine.RayEngine`` starts it, restarts it when
-it dies, and talks to it over one duplex pipe:
+it dies, and talks to it over one duplex pipe (``server.engine.messages``):
 
-parent -> child   ("run", WorkItem) | ("cancel", job_id) | ("stop",)
-child -> parent   ("state", {"connected": bool, "workers": [WorkerInfo fields]})   on every change
-                  ("heartbeat", time)           every ``heartbeat_s``, from the event loop
-                  ("event", EngineEvent)        STARTED, STAGE, STEP, COMPLETED (files on the API node)
-                  ("done", job_id, WorkResult) | ("failed", job_id, code, message)
+parent -> child   ``BridgeCommand``: RunJob | CancelJob | Stop
+child -> parent   ``BridgeReport``: BridgeState on every change; Heartbeat every ``heartbeat_s``, from
+                  the event loop; JobEvent (STARTED, STAGE, STEP); JobDone (files on the API node) or
+                  JobFailed per job. A command that is none of these is refused: logged, and the
+                  bridge exits (the parent restarts it).
 
 Liveness never depends on the loop that the Ray calls run on alone. Every blocking Ray call runs
 in a thread with a deadline (``server.engine.ray_calls``), so the loop keeps sending heartbeats;
@@ -29,13 +29,30 @@ import os
 import socket
 import threading
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
-from server.engine.base import EngineError, EngineEvent, EventType, WorkItem
+from server.engine.base import EngineError
 from server.engine.child import setup_child
+from server.engine.failures import Failure
+from server.engine.messages import (
+    BRIDGE_COMMANDS,
+    BRIDGE_REPORTS,
+    BridgeCommand,
+    BridgeReport,
+    BridgeState,
+    CancelJob,
+    FileBlobs,
+    Heartbeat,
+    JobDone,
+    JobEvent,
+    JobFailed,
+    MalformedMessage,
+    RunJob,
+    Stop,
+)
 from server.engine.ray_calls import RayCalls
 from server.engine.ray_config import BridgeConfig
 
@@ -46,6 +63,7 @@ EXIT_NO_CLUSTER = 3      # ray.init did not return
 EXIT_NO_WORKER = 4       # no actor alive (nor starting) for no_worker_exit_s
 EXIT_LOOP_STALLED = 5    # the event loop stopped turning
 EXIT_CLUSTER_LOST = 6    # the cluster stayed unusable for cluster_lost_exit_s
+EXIT_MALFORMED_COMMAND = 7  # the parent sent something that is not a BridgeCommand
 
 
 def bridge_main(cfg: BridgeConfig, conn: Connection) -> None:
@@ -64,6 +82,9 @@ def bridge_main(cfg: BridgeConfig, conn: Connection) -> None:
         asyncio.run(bridge.serve())
     except (EOFError, BrokenPipeError, ConnectionResetError):
         log.info("parent gone; bridge exiting")
+    except MalformedMessage as exc:
+        log.error("%s; exiting so the server starts a fresh bridge", exc)
+        code = EXIT_MALFORMED_COMMAND
     except Exception:
         log.exception("bridge failed")
         code = 1
@@ -92,6 +113,7 @@ class _Bridge:
         self.pool = pool_cls(cfg.pool, self.calls)
         self.watchdog = _Watchdog(self)
         self.stop_requested = asyncio.Event()
+        self.refused: MalformedMessage | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
 
     async def serve(self) -> None:
@@ -113,6 +135,8 @@ class _Bridge:
         await self.pool.stop()
         self.calls.close()
         self.checks.close()
+        if self.refused is not None:
+            raise self.refused
 
     async def _connect(self) -> None:
         import ray
@@ -153,7 +177,7 @@ class _Bridge:
         """What the parent judges this process by; also where a change the watchdog saw is sent."""
         while True:
             self.watchdog.loop_tick = time.monotonic()
-            self._send(("heartbeat", time.time()))
+            self._send(Heartbeat(time.time()))
             was = self.connected
             self.connected = self._usable()
             if was != self.connected:
@@ -184,56 +208,57 @@ class _Bridge:
 
     # -- the pipe ----------------------------------------------------------------------------
 
-    def _send(self, msg: tuple[Any, ...]) -> None:
+    def _send(self, report: BridgeReport) -> None:
         try:
-            self.conn.send(msg)
+            self.conn.send(BRIDGE_REPORTS.encode(report))
         except OSError:
             self.stop_requested.set()  # the parent is gone
 
     def _send_state(self) -> None:
-        workers = [asdict(w) for w in self.pool.workers()]
-        self._send(("state", {"connected": self.connected, "workers": workers}))
+        self._send(BridgeState(self.connected, tuple(self.pool.workers())))
 
     def _on_readable(self) -> None:
         try:
             while self.conn.poll():
-                self._handle(self.conn.recv())
+                self._handle(BRIDGE_COMMANDS.decode(self.conn.recv()))
+        except MalformedMessage as exc:
+            self.refused = exc  # serve() raises it: refused loudly, never skipped
+            self.stop_requested.set()
         except (EOFError, OSError):
             asyncio.get_running_loop().remove_reader(self.conn.fileno())
             self.stop_requested.set()
 
-    def _handle(self, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "stop":
-            self.stop_requested.set()
-        elif kind == "run":
-            self._spawn(self._run(msg[1]))
-        elif kind == "cancel":
-            self._spawn(self.pool.cancel(msg[1]))
-        else:
-            log.warning("ignoring unknown message %r", kind)
+    def _handle(self, command: BridgeCommand) -> None:
+        match command:
+            case Stop():
+                self.stop_requested.set()
+            case RunJob():
+                self._spawn(self._run(command))
+            case CancelJob(job_id=job_id):
+                self._spawn(self.pool.cancel(job_id))
+            case _:
+                assert_never(command)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, item: WorkItem) -> None:
-        job = item.job_id
+    async def _run(self, job: RunJob) -> None:
         try:
-            result, blobs = await self.pool.run(item, lambda ev: self._send(("event", ev)))
-            files = await asyncio.to_thread(write_files, item.output_dir, blobs)
+            done = await self.pool.run(job, lambda ev: self._send(JobEvent(ev)))
+            files = await asyncio.to_thread(write_files, job.output_dir, done.blobs)
         except EngineError as exc:
-            self._send(("failed", job, exc.code, exc.message))
+            self._send(JobFailed(job.job_id, Failure(exc.code, exc.message)))
             return
         except Exception as exc:
-            log.exception("job %s: unexpected error", job)
-            self._send(("failed", job, "internal", f"{type(exc).__name__}: {exc}"))
+            log.exception("job %s: unexpected error", job.job_id)
+            self._send(JobFailed(job.job_id, Failure(EngineError.code, f"{type(exc).__name__}: {exc}")))
             return
-        result = replace(result, files=files)
-        self._send(("event", EngineEvent(job, EventType.COMPLETED, asdict(result), time.time())))
-        self._send(("done", job, result))
-        log.info("job %s: completed on %s; %d files written to %s", job, result.worker_id, len(files), item.output_dir)
+        result = replace(done.result, files=files)
+        self._send(JobDone(result, time.time()))
+        log.info("job %s: completed on %s; %d files written to %s", job.job_id, result.worker_id, len(files),
+                 job.output_dir)
 
 
 class _Watchdog:
@@ -299,7 +324,7 @@ def _accepts(address: str, timeout: float) -> bool:
         return False
 
 
-def write_files(output_dir: Path, blobs: dict[str, tuple[str, bytes]]) -> dict[str, str]:
+def write_files(output_dir: Path, blobs: FileBlobs) -> dict[str, str]:
     """Write a job's files (name, bytes) into ``output_dir``; each appears whole or not at all."""
     output_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}

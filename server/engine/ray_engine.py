@@ -25,11 +25,25 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from server.engine.base import EngineError, EngineEvent, WorkerCrashed, WorkerInfo, WorkItem, WorkResult
-from server.engine.failures import engine_error
 from server.engine.handles import describe_exit
+from server.engine.messages import (
+    BRIDGE_COMMANDS,
+    BRIDGE_REPORTS,
+    BridgeCommand,
+    BridgeReport,
+    BridgeState,
+    CancelJob,
+    Heartbeat,
+    JobDecoder,
+    JobDone,
+    JobEvent,
+    JobFailed,
+    MalformedMessage,
+    Stop,
+)
 from server.engine.ray_bridge import bridge_main
 from server.engine.ray_config import BridgeConfig, PoolConfig
 from server.engine.restarts import OnEvent, RestartBackoff
@@ -100,6 +114,7 @@ class RayEngine:
         self._backoff = RestartBackoff()
         self._restart: asyncio.TimerHandle | None = None
         self._liveness: asyncio.Task[None] | None = None
+        self._decode = JobDecoder()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -132,7 +147,7 @@ class RayEngine:
         if b is None:
             return
         with contextlib.suppress(OSError):
-            b.conn.send(("stop",))
+            _tell(b, Stop())
         await asyncio.wait([b.exited], timeout=self._stop_timeout)
         if not b.exited.done():
             log.warning("Ray bridge pid %s did not stop in %.0fs; killing it", b.process.pid, self._stop_timeout)
@@ -175,20 +190,21 @@ class RayEngine:
 
     async def run(self, item: WorkItem, on_event: OnEvent) -> WorkResult:
         loop = self._running_loop()
+        job = self._decode(item)  # a stored spec that fails its checks fails here: nothing is sent
         b = self._bridge
         if b is None or not self.ready():
             raise WorkerCrashed(f"job {item.job_id}: the Ray cluster is not reachable")
         fut: asyncio.Future[WorkResult] = loop.create_future()
         self._jobs[item.job_id] = (fut, on_event)
         try:
-            b.conn.send(("run", item))
+            _tell(b, job)
         except OSError as exc:
             self._finish(item.job_id, exc=WorkerCrashed(f"job {item.job_id}: the Ray bridge is gone: {exc}"))
         try:
             return await fut
         except asyncio.CancelledError:
             with contextlib.suppress(OSError):
-                b.conn.send(("cancel", item.job_id))
+                _tell(b, CancelJob(item.job_id))
             raise
         finally:
             self._jobs.pop(item.job_id, None)
@@ -199,7 +215,7 @@ class RayEngine:
         if job_id not in self._jobs or b is None:
             return False
         try:
-            b.conn.send(("cancel", job_id))
+            _tell(b, CancelJob(job_id))
         except OSError:
             return False
         log.info("job %s: cancel requested", job_id)
@@ -225,8 +241,13 @@ class RayEngine:
         handled = 0
         try:
             while (limit is None or handled < limit) and b.conn.poll():
-                self._handle(b, b.conn.recv())
+                self._handle(b, BRIDGE_REPORTS.decode(b.conn.recv()))
                 handled += 1
+        except MalformedMessage as exc:
+            # A bridge that breaks the protocol is not trusted: killed, its jobs fail, a fresh one starts.
+            log.error("Ray bridge pid %s: %s; killing it", b.process.pid, exc)
+            b.killed_for = str(exc)
+            b.process.kill()
         except (EOFError, OSError):
             if not b.conn.closed:
                 self._running_loop().remove_reader(b.conn.fileno())
@@ -289,36 +310,40 @@ class RayEngine:
             self._signal.notify()
             b.process.kill()  # _on_exit fails its jobs (retryable) and starts a new bridge
 
-    def _handle(self, b: _Bridge, msg: tuple[Any, ...]) -> None:
+    def _handle(self, b: _Bridge, report: BridgeReport) -> None:
         b.last_heard = time.monotonic()
-        kind = msg[0]
-        if kind == "heartbeat":
-            return
-        if kind == "state" and b.killed_for:
-            return  # being killed: it no longer says whether the engine is ready
-        if kind == "state":
-            was = self.ready()
-            b.connected = bool(msg[1]["connected"])
-            b.workers = [WorkerInfo(**w) for w in msg[1]["workers"]]
-            if was != self.ready():
-                log.log(logging.INFO if self.ready() else logging.WARNING, "Ray engine %s (%d of %d workers up)",
-                        "ready" if self.ready() else "NOT ready", sum(1 for w in b.workers if w.alive), len(b.workers))
-            self._signal.notify()
-        elif kind == "event":
-            ev: EngineEvent = msg[1]
-            entry = self._jobs.get(ev.job_id)
-            if entry is not None:
-                try:
-                    entry[1](ev)
-                except Exception:
-                    log.exception("job %s: on_event callback failed", ev.job_id)
-        elif kind == "done":
-            self._finish(msg[1], result=msg[2])
-        elif kind == "failed":
-            _, job_id, code, message = msg
-            self._finish(job_id, exc=engine_error(code, message))
-        else:
-            log.warning("Ray bridge: unknown message %r", kind)
+        match report:
+            case Heartbeat():
+                pass
+            case BridgeState():
+                if not b.killed_for:  # being killed: it no longer says whether the engine is ready
+                    self._on_state(b, report)
+            case JobEvent(event=event):
+                self._forward(event)
+            case JobDone():
+                self._forward(report.event())
+                self._finish(report.result.job_id, result=report.result)
+            case JobFailed(job_id=job_id, failure=failure):
+                self._finish(job_id, exc=failure.error())
+            case _:
+                assert_never(report)
+
+    def _on_state(self, b: _Bridge, state: BridgeState) -> None:
+        was = self.ready()
+        b.connected = state.connected
+        b.workers = list(state.workers)
+        if was != self.ready():
+            log.log(logging.INFO if self.ready() else logging.WARNING, "Ray engine %s (%d of %d workers up)",
+                    "ready" if self.ready() else "NOT ready", sum(1 for w in b.workers if w.alive), len(b.workers))
+        self._signal.notify()
+
+    def _forward(self, ev: EngineEvent) -> None:
+        entry = self._jobs.get(ev.job_id)
+        if entry is not None:
+            try:
+                entry[1](ev)
+            except Exception:
+                log.exception("job %s: on_event callback failed", ev.job_id)
 
     def _finish(self, job_id: str, result: WorkResult | None = None, exc: EngineError | None = None) -> None:
         entry = self._jobs.get(job_id)
@@ -340,3 +365,7 @@ class RayEngine:
         if self._loop is None:
             raise RuntimeError("RayEngine.start() has not been awaited")
         return self._loop
+
+
+def _tell(b: _Bridge, command: BridgeCommand) -> None:
+    b.conn.send(BRIDGE_COMMANDS.encode(command))

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import ray
 from ray.exceptions import RayError
@@ -28,20 +28,28 @@ from server.engine.base import (
     EventType,
     WorkerCrashed,
     WorkerInfo,
-    WorkItem,
-    WorkResult,
 )
-from server.engine.failures import engine_error
 from server.engine.handles import NoIdleWorker
+from server.engine.messages import (
+    ACTOR_JOBS,
+    ACTOR_REPORTS,
+    FilesDone,
+    Heartbeat,
+    JobEvent,
+    JobFailed,
+    MalformedMessage,
+    RunJob,
+    StatusReport,
+    WorkerStatus,
+)
 from server.engine.ray_calls import RayCalls
 from server.engine.ray_config import PoolConfig
 from server.engine.ray_worker import RayWorker, RayWorkerConfig
 from server.engine.restarts import OnEvent, RestartBackoff
+from server.engine.runtime.config import WorkerConfig
 from server.engine.waiting import StateSignal, acquire_idle
-from server.engine.worker import WorkerConfig
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -51,7 +59,7 @@ class ActorSlot:
     incarnation: int = 0
     ready: bool = False
     job: str | None = None
-    status: dict[str, Any] = field(default_factory=dict)
+    status: WorkerStatus | None = None   # as of the actor's last answer
     backoff: RestartBackoff = field(default_factory=RestartBackoff)
     born: float = 0.0
     creating: bool = False            # an actor of this slot is being created (a Ray call in flight)
@@ -63,6 +71,10 @@ class ActorSlot:
     @property
     def idle(self) -> bool:
         return self.alive and self.job is None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.status.loaded_models if self.status is not None else ()
 
 
 class RayPool:
@@ -126,24 +138,24 @@ class RayPool:
     def workers(self) -> list[WorkerInfo]:
         out = []
         for s in self.slots:
-            st = s.status if s.alive else {}
+            st = s.status if s.alive else None
             # Which node: operators (and tests) map a worker to a Ray node with it.
-            where = (f"{st.get('node_ip', '?')}/{str(st.get('node_id', '?'))[:12]}/{st.get('device', self.cfg.device)}"
-                     if s.alive else self.cfg.resource)
+            where = (f"{st.node_ip or '?'}/{(st.node_id or '?')[:12]}/{st.device or self.cfg.device}"
+                     if st is not None else self.cfg.resource)
             out.append(WorkerInfo(worker_id=s.worker_id, device=where, alive=s.alive, busy_job=s.job,
-                                  loaded_models=list(st.get("loaded_models", [])),
-                                  memory_total_bytes=st.get("memory_total_bytes"),
-                                  memory_free_bytes=st.get("memory_free_bytes")))
+                                  loaded_models=list(st.loaded_models) if st else [],
+                                  memory_total_bytes=st.memory_total_bytes if st else None,
+                                  memory_free_bytes=st.memory_free_bytes if st else None))
         return out
 
-    async def run(self, item: WorkItem, on_event: OnEvent) -> tuple[WorkResult, dict[str, tuple[str, bytes]]]:
+    async def run(self, item: RunJob, on_event: OnEvent) -> FilesDone:
         """Run ``item`` on the best idle actor; returns the result and its files as (name, bytes)."""
         slot = await self._acquire(item)
         actor = slot.actor
         slot.job = item.job_id
         self._notify()
         log.info("job %s: sent to %s (incarnation %d) on node %s", item.job_id, slot.worker_id,
-                 slot.incarnation, str(slot.status.get("node_id", "?"))[:12])
+                 slot.incarnation, ((slot.status and slot.status.node_id) or "?")[:12])
         try:
             return await self._stream(slot, actor, item, on_event)
         except asyncio.CancelledError:
@@ -174,31 +186,34 @@ class RayPool:
 
     # -- one job's stream --------------------------------------------------------------------
 
-    async def _stream(self, slot: ActorSlot, actor: Any, item: WorkItem,
-                      on_event: OnEvent) -> tuple[WorkResult, dict[str, tuple[str, bytes]]]:
+    async def _stream(self, slot: ActorSlot, actor: Any, item: RunJob, on_event: OnEvent) -> FilesDone:
         job = item.job_id
         timeout = self.cfg.event_timeout_s
         try:
-            stream = await self.calls(actor.run.remote, item)
+            stream = await self.calls(actor.run.remote, ACTOR_JOBS.encode(item))
             while True:
                 ref = await asyncio.wait_for(stream.__anext__(), timeout)
-                msg = await asyncio.wait_for(ref, timeout)
-                kind = msg[0]
-                if kind == "event":
-                    self._forward(msg[1], on_event)
-                elif kind == "failed":
-                    _, code, message, status = msg
-                    slot.status = status
-                    log.info("job %s: failed on %s: %s: %s", job, slot.worker_id, code, message)
-                    raise engine_error(code, message)
-                elif kind == "completed":
-                    _, fields, blobs, status = msg
-                    slot.status = status
-                    return WorkResult(**fields), blobs
+                report = ACTOR_REPORTS.decode(await asyncio.wait_for(ref, timeout))
+                match report:
+                    case JobEvent(event=event):
+                        self._forward(event, on_event)
+                    case Heartbeat():
+                        pass
+                    case StatusReport(status=status):
+                        slot.status = status
+                    case JobFailed(failure=failure):
+                        log.info("job %s: failed on %s: %s: %s", job, slot.worker_id, failure.code, failure.message)
+                        raise failure.error()
+                    case FilesDone():
+                        return report
+                    case _:
+                        assert_never(report)
         except StopAsyncIteration:
             reason = "its stream ended without a result"
         except TimeoutError:
             reason = f"it sent nothing for {timeout:.0f}s"
+        except MalformedMessage as exc:
+            reason = str(exc)  # an actor that breaks the protocol is replaced like a lost one, loudly
         except RayError as exc:
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         log.error("job %s: %s lost while running it: %s", job, slot.worker_id, reason)
@@ -217,8 +232,8 @@ class RayPool:
 
     # -- choosing an actor -------------------------------------------------------------------
 
-    async def _acquire(self, item: WorkItem) -> ActorSlot:
-        model = item.spec.get("model")
+    async def _acquire(self, item: RunJob) -> ActorSlot:
+        model = item.spec.model
         slot = await acquire_idle(self._signal, lambda: self._pick(model), self._waiting, item.job_id,
                                   self.cfg.acquire_timeout_s)
         if slot is None:
@@ -226,17 +241,16 @@ class RayPool:
                                f"({self.idle_workers()} idle of {len(self.slots)})")
         return slot
 
-    def _pick(self, model: Any) -> ActorSlot | None:
+    def _pick(self, model: str) -> ActorSlot | None:
         idle = [s for s in self.slots if s.idle]
         # An actor that already holds the model first (loading is the slowest part of a job); else
         # the one holding the fewest models (loading there evicts nothing another job may want);
         # among equals, the one with the most free device memory.
-        holding = [s for s in idle if model in s.status.get("loaded_models", [])]
+        holding = [s for s in idle if model in s.models]
         pool = holding or idle
         if not pool:
             return None
-        return max(pool, key=lambda s: (-len(s.status.get("loaded_models", [])),
-                                        s.status.get("memory_free_bytes") or 0))
+        return max(pool, key=lambda s: (-len(s.models), (s.status and s.status.memory_free_bytes) or 0))
 
     # -- actors: start, probe, lose, replace -------------------------------------------------
 
@@ -244,7 +258,7 @@ class RayPool:
         if self._stopping or slot.creating:
             return
         slot.incarnation += 1
-        slot.creating, slot.ready, slot.status, slot.born = True, False, {}, time.monotonic()
+        slot.creating, slot.ready, slot.status, slot.born = True, False, None, time.monotonic()
         self.last_spawn = slot.born
         self._background(self._create(slot))
 
@@ -280,8 +294,8 @@ class RayPool:
             return
         if slot.actor is actor:
             slot.ready, slot.status = True, status
-            log.info("%s: ready on node %s (%s, pid %s) after %.1fs", slot.worker_id, status.get("node_ip"),
-                     status.get("device"), status.get("pid"), time.monotonic() - slot.born)
+            log.info("%s: ready on node %s (%s, pid %s) after %.1fs", slot.worker_id, status.node_ip,
+                     status.device, status.pid, time.monotonic() - slot.born)
             self._notify()
             if self.cfg.preload:
                 # After ready, not before: a job sent meanwhile waits on the actor's run lock.

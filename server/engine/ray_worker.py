@@ -1,47 +1,55 @@
-"""The worker as a Ray actor: one per GPU, the same ``run_item`` as the local worker subprocess.
+"""The worker as a Ray actor: one per GPU, the same run code (``server.engine.runtime``) as the local worker subprocess.
 
 ``RayWorker`` is a plain class; ``server.engine.ray_engine`` wraps it with ``ray.remote`` and the
 resources it needs. It runs as a *threaded* actor (``max_concurrency`` > 1) so ``cancel`` and
 ``status`` are served while ``run`` is busy; ``run`` itself holds a lock, because a diffusers
 pipeline must never be called concurrently.
 
-``run`` is a streaming generator: every message of a job flows back to the API node as one
-object in the stream, in order (see ``Msg``). The result travels as the *encoded* files' bytes,
-not as frames: an MP4 is a small fraction of the uint8 frames it holds, and encoding on the worker
-keeps that CPU work off the API node (``benchmarks/ray_transfer_bench.py`` measures both).
+``run`` takes a ``RunJob`` and is a streaming generator: every message of a job flows back to the
+API node as one object in the stream, in order (``ActorReport`` in ``server.engine.messages``: events
+and heartbeats, then a StatusReport and the job's FilesDone or JobFailed). The result travels as the
+*encoded* files' bytes, not as frames: an MP4 is a small fraction of the uint8 frames it holds, and
+encoding on the worker keeps that CPU work off the API node (``benchmarks/ray_transfer_bench.py`` measures both).
 Torch-free at import, like ``worker.py``: the API node imports this module to build the actor class.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server.engine.base import EngineEvent, EventType, WorkItem
+from server.engine.base import EngineEvent, EventType
 from server.engine.child import setup_child
-from server.engine.failures import classify_failure, free_memory
-from server.engine.worker import WorkerConfig, preload_model, run_item
+from server.engine.messages import (
+    ACTOR_JOBS,
+    ACTOR_REPORTS,
+    ActorReport,
+    FilesDone,
+    Heartbeat,
+    JobEvent,
+    JobFailed,
+    RunJob,
+    StatusReport,
+    WorkerStatus,
+)
+from server.engine.runtime.config import WorkerConfig
+from server.engine.runtime.generator import preload_model, worker_status
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
 
 log = logging.getLogger(__name__)
 
-# Messages in a job's stream (tuples, so they pickle small):
-#   ("event", EngineEvent)                   STARTED, STAGE, STEP
-#   ("heartbeat", time)                      nothing new for HEARTBEAT_S: the worker is alive
-#   ("failed", code, message, status)        code is an EngineError ``code``
-#   ("completed", WorkResult fields, {key: (file name, bytes)}, status)
-Msg = tuple[Any, ...]
+# What the job's worker thread hands the stream: a report, or None when the job is over.
+_Queue = queue.Queue[ActorReport | None]
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class RayWorker:
         self.worker_id = wc.worker_id
         self._stamp = setup_child(wc.worker_id, wc.log_level)  # Ray set CUDA_VISIBLE_DEVICES itself
 
-        from server.engine.worker import make_generator
+        from server.engine.runtime.generator import make_generator
 
         # Ray sets CUDA_VISIBLE_DEVICES to the GPU it granted this actor: "cuda" is that GPU.
         self.gen: VideoGenerator = make_generator(wc, 0)
@@ -67,19 +75,12 @@ class RayWorker:
 
     # -- served while a job runs (threaded actor) --------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> WorkerStatus:
         """What the router needs: the models held, device memory, where this actor lives."""
         import ray
 
-        total = free = None
-        if self.gen.device.type == "cuda":
-            import torch
-
-            free, total = torch.cuda.mem_get_info(self.gen.device)
         ctx = ray.get_runtime_context()
-        return {"pid": os.getpid(), "node_id": ctx.get_node_id(), "node_ip": ray.util.get_node_ip_address(),
-                "loaded_models": self.gen.cache.loaded_ids(), "memory_total_bytes": total,
-                "memory_free_bytes": free, "device": str(self.gen.device)}
+        return replace(worker_status(self.gen), node_id=ctx.get_node_id(), node_ip=ray.util.get_node_ip_address())
 
     def cancel(self, job_id: str) -> bool:
         """Stop ``job_id`` at its next step; True if it was running here. A cancel may overtake the
@@ -90,7 +91,7 @@ class RayWorker:
         log.info("job %s: cancel requested%s", job_id, "" if running else " (not started here yet)")
         return running
 
-    def preload(self, models: list[str]) -> dict[str, Any]:
+    def preload(self, models: list[str]) -> WorkerStatus:
         """Load ``models`` now (under the run lock: a job sent meanwhile waits and finds them warm)."""
         with self._run_lock:
             for model in models:
@@ -99,68 +100,59 @@ class RayWorker:
 
     # -- one job -----------------------------------------------------------------------------
 
-    def run(self, item: WorkItem) -> Iterator[Msg]:
-        """Run ``item`` and stream its messages. The work runs in a thread so this generator can
+    def run(self, job: RunJob) -> Iterator[ActorReport]:
+        """Run ``job`` and stream its messages. The work runs in a thread so this generator can
         send heartbeats while a step (or a model load) takes long."""
-        stop = self._cancel.setdefault(item.job_id, threading.Event())
-        out: queue.Queue[Msg | None] = queue.Queue()
-        worker = threading.Thread(target=self._work, args=(item, stop, out), name=f"job-{item.job_id}", daemon=True)
+        job = ACTOR_JOBS.decode(job)  # refused loudly: the pool sees the stream fail
+        stop = self._cancel.setdefault(job.job_id, threading.Event())
+        out: _Queue = queue.Queue()
+        worker = threading.Thread(target=self._work, args=(job, stop, out), name=f"job-{job.job_id}", daemon=True)
         worker.start()
         try:
             while True:
                 try:
                     msg = out.get(timeout=self.cfg.heartbeat_s)
                 except queue.Empty:
-                    yield ("heartbeat", time.time())
+                    yield ACTOR_REPORTS.encode(Heartbeat(time.time()))
                     continue
                 if msg is None:
                     return
-                yield msg
+                yield ACTOR_REPORTS.encode(msg)
         finally:
             # The API node gave up on the stream (it timed out, or the engine stopped): stop the work too.
             stop.set()
 
-    def _work(self, item: WorkItem, stop: threading.Event, out: queue.Queue[Msg | None]) -> None:
-        job = item.job_id
+    def _work(self, job: RunJob, stop: threading.Event, out: _Queue) -> None:
         try:
             with self._run_lock:
-                self._stamp.job_id = job
+                self._stamp.job_id = job.job_id
                 try:
-                    self._run_locked(item, stop, out)
+                    self._run_locked(job, stop, out)
                 finally:
                     self._stamp.job_id = None
         finally:
-            self._cancel.pop(job, None)
+            self._cancel.pop(job.job_id, None)
             out.put(None)
 
-    def _run_locked(self, item: WorkItem, stop: threading.Event, out: queue.Queue[Msg | None]) -> None:
-        job = item.job_id
+    def _run_locked(self, job: RunJob, stop: threading.Event, out: _Queue) -> None:
+        from server.engine.runtime.job_run import run_and_report
 
         def emit(kind: EventType, data: dict[str, Any]) -> None:
-            out.put(("event", EngineEvent(job, kind, data, time.time())))
+            out.put(JobEvent(EngineEvent(job.job_id, kind, data, time.time())))
 
-        emit(EventType.STARTED, {"worker_id": self.worker_id, "pid": os.getpid(), "device": str(self.gen.device)})
-        log.info("job %s: started (%s)", job, item.spec.get("model"))
         # Files are written to a scratch folder on this node and shipped back as bytes: the API
         # node owns the output folder, and no disk is shared between nodes.
-        scratch = Path(tempfile.mkdtemp(prefix=f"vidserve-{job}-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"vidserve-{job.job_id}-"))
         try:
-            try:
-                result = run_item(self.gen, replace(item, output_dir=scratch), self.worker_id, emit, stop.is_set)
-            except Exception as exc:
-                failure = classify_failure(exc)
-                if failure.internal:
-                    log.exception("job %s: failed", job)
-                else:
-                    log.info("job %s: %s: %s", job, failure.code, failure.message)
-                if failure.out_of_memory:
-                    free_memory(self.gen.device)
-                out.put(("failed", failure.code, failure.message, self.status()))
+            outcome = run_and_report(self.gen, replace(job, output_dir=scratch), self.worker_id, emit, stop.is_set)
+            out.put(StatusReport(self.status()))
+            if isinstance(outcome, JobFailed):
+                out.put(outcome)
                 return
+            result = outcome.result
             blobs = {key: (Path(path).name, Path(path).read_bytes()) for key, path in result.files.items()}
-            size = sum(len(b) for _, b in blobs.values())
-            log.info("job %s: completed in %.2fs; returning %d files, %d bytes",
-                     job, result.timings.get("total_s", 0.0), len(blobs), size)
-            out.put(("completed", asdict(result), blobs, self.status()))
+            log.info("job %s: returning %d files, %d bytes", job.job_id, len(blobs),
+                     sum(len(b) for _, b in blobs.values()))
+            out.put(FilesDone(result, blobs))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

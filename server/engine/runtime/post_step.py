@@ -1,5 +1,5 @@
 """The post stage inside a worker: after a generation (``post_result``) or on its own over a finished
-job's frames (``repost_result``, no denoising). Transport-free like ``worker.run_item``, which calls
+job's frames (``repost_result``, no denoising). Transport-free like ``job_run.run_job``, which calls
 these; torch-free at import (``run_post`` imports models only for the steps a spec asks for).
 
 Progress: ``stage`` events carrying ``done``/``total`` post frames, at most ``PROGRESS_INTERVAL_S``
@@ -12,9 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from server.engine.base import EventType, Stage, WorkItem, WorkResult
+from server.engine.base import EventType, Stage, WorkResult
+from server.engine.messages import RunJob
+from server.engine.runtime.emit import Emit
 
 if TYPE_CHECKING:
     from pipelines.generate import VideoGenerator
@@ -23,16 +25,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[EventType, dict[str, Any]], None]
 PROGRESS_INTERVAL_S = 0.25
 
 
-def post_spec(item: WorkItem, weights_dir: Path) -> PostSpec:
+def post_spec(job: RunJob, weights_dir: Path) -> PostSpec:
     """The job's stored post spec with this worker's weights folder (``<weights_dir>/post``)."""
     from pipelines.post.spec import PostSpec
 
-    assert item.post is not None
-    return PostSpec.model_validate({**item.post, "weights_dir": str(weights_dir / "post")})
+    assert job.post is not None
+    return PostSpec.model_validate({**job.post, "weights_dir": str(weights_dir / "post")})
 
 
 def progress_emitter(emit: Emit) -> Callable[[int, int | None], None]:
@@ -47,38 +48,38 @@ def progress_emitter(emit: Emit) -> Callable[[int, int | None], None]:
     return on_progress
 
 
-def post_result(gen: VideoGenerator, item: WorkItem, result: VideoResult, worker_id: str, emit: Emit,
+def post_result(gen: VideoGenerator, job: RunJob, result: VideoResult, worker_id: str, emit: Emit,
                 should_stop: Callable[[], bool]) -> WorkResult:
     """Post-process a finished generation instead of the plain encode."""
     from pipelines.post.deliver import write_post_outputs
 
-    spec = post_spec(item, gen.locator.weights_dir)
+    spec = post_spec(job, gen.locator.weights_dir)
     emit(EventType.STAGE, {"stage": Stage.POST})
     t0 = time.perf_counter()
-    files = write_post_outputs(result, spec, item.output_dir, item.sidecar_extra, on_progress=progress_emitter(emit),
+    files = write_post_outputs(result, spec, job.output_dir, job.sidecar_extra, on_progress=progress_emitter(emit),
                                should_stop=should_stop, device=str(gen.device))
     post_s = time.perf_counter() - t0
-    log.info("job %s: post stage done in %.2fs", item.job_id, post_s)
+    log.info("job %s: post stage done in %.2fs", job.job_id, post_s)
     timings = {**result.timings, "post_s": post_s}
-    return WorkResult.of_files(item.job_id, files, timings, result.peak_memory_bytes, worker_id)
+    return WorkResult.of_files(job.job_id, files, timings, result.peak_memory_bytes, worker_id)
 
 
-def repost_result(gen: VideoGenerator, item: WorkItem, worker_id: str, emit: Emit,
+def repost_result(gen: VideoGenerator, job: RunJob, worker_id: str, emit: Emit,
                   should_stop: Callable[[], bool]) -> WorkResult:
-    """The post stage again on a finished job's frames (``item.source_frames``); no model is loaded."""
+    """The post stage again on a finished job's frames (``job.source_frames``); no model is loaded."""
     from pipelines.core.errors import InvalidSpec
     from pipelines.post.deliver import write_repost_outputs
 
-    source = item.source_frames
+    source = job.source_frames
     assert source is not None
     if not source.is_file():
         raise InvalidSpec("source_video_id", str(source), "the source frames are gone")
-    spec = post_spec(item, gen.locator.weights_dir)
+    spec = post_spec(job, gen.locator.weights_dir)
     emit(EventType.STAGE, {"stage": Stage.POST})
     t0 = time.perf_counter()
-    files = write_repost_outputs(source, spec, item.output_dir, item.sidecar_extra,
+    files = write_repost_outputs(source, spec, job.output_dir, job.sidecar_extra,
                                  source_sidecar=source.with_suffix(".json"), on_progress=progress_emitter(emit),
                                  should_stop=should_stop, device=str(gen.device))
     post_s = time.perf_counter() - t0
-    log.info("job %s: re-post done in %.2fs", item.job_id, post_s)
-    return WorkResult.of_files(item.job_id, files, {"post_s": post_s, "total_s": post_s}, None, worker_id)
+    log.info("job %s: re-post done in %.2fs", job.job_id, post_s)
+    return WorkResult.of_files(job.job_id, files, {"post_s": post_s, "total_s": post_s}, None, worker_id)
