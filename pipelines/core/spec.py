@@ -224,10 +224,11 @@ def check_resolved(spec: ResolvedSpec, catalog: Catalog) -> ResolvedSpec:
     if spec.quality == "final":
         _check_final(entry, catalog, spec.mode, spec.width, spec.height, spec.speed)
     _check_seed_and_prompt(spec.seed, spec.prompt)
-    _check_images(spec.mode, spec)
+    # The files are checked for presence only: their content was checked when the spec was resolved.
+    _check_images(spec.mode, spec, open_files=False)
     check_refs(spec.loras, entry.architecture.experts)
     _check_extend(spec.mode, spec.extend_video)
-    _check_conditions(entry, spec.mode, spec, catalog)
+    _check_conditions(entry, spec.mode, spec, catalog, open_files=False)
     return spec
 
 
@@ -347,7 +348,16 @@ def _infer_mode(spec: GenerationSpec) -> Mode:
     return Mode.TEXT_TO_VIDEO
 
 
-def _check_images(mode: Mode, spec: GenerationSpec | ResolvedSpec) -> tuple[Path | None, Path | None]:
+def _check_image(field: str, path: Path, open_files: bool) -> None:
+    """``open_files``: decode the image (at resolve); else only see that it is still there."""
+    if open_files:
+        check_image_file(field, path)
+    elif not path.is_file():
+        raise InvalidSpec(field, str(path), "no such image file")
+
+
+def _check_images(mode: Mode, spec: GenerationSpec | ResolvedSpec,
+                  open_files: bool = True) -> tuple[Path | None, Path | None]:
     needs_first = mode in (Mode.IMAGE_TO_VIDEO, Mode.FIRST_LAST_FRAME)
     needs_last = mode is Mode.FIRST_LAST_FRAME
     if needs_first and spec.image is None:
@@ -359,14 +369,14 @@ def _check_images(mode: Mode, spec: GenerationSpec | ResolvedSpec) -> tuple[Path
     if not needs_last and spec.last_image is not None:
         raise InvalidSpec("last_image", str(spec.last_image), f"{mode.value} takes no last image")
     if spec.image is not None:
-        check_image_file("image", spec.image)
+        _check_image("image", spec.image, open_files)
     if spec.last_image is not None:
-        check_image_file("last_image", spec.last_image)
+        _check_image("last_image", spec.last_image, open_files)
     return spec.image, spec.last_image
 
 
 def _check_conditions(entry: ModelEntry, mode: Mode, spec: GenerationSpec | ResolvedSpec,
-                      catalog: Catalog) -> tuple[Path, ...]:
+                      catalog: Catalog, open_files: bool = True) -> tuple[Path, ...]:
     """The source video, mask and reference images: present where the mode needs them, files that exist
     (the API probed their content at the edge), and reference images only on models that take them."""
     if mode is Mode.VIDEO_TO_VIDEO and spec.video is None:
@@ -390,5 +400,5 @@ def _check_conditions(entry: ModelEntry, mode: Mode, spec: GenerationSpec | Reso
         raise InvalidSpec("reference_images", len(refs), f"{entry.id} takes at most "
                           f"{entry.max_reference_images} reference images")
     for i, path in enumerate(refs):
-        check_image_file(f"reference_images[{i}]", path)
+        _check_image(f"reference_images[{i}]", path, open_files)
     return refs
