@@ -351,6 +351,7 @@ class LocalEngine:
         """A worker that breaks the protocol is not trusted with its job or the next: fail the job
         with the reason and kill the process (its sentinel restarts it)."""
         log.error("%s (pid %s): %s; killing it", w.worker_id, p.process.pid, exc)
+        p.ready = False  # takes no job while it dies (a restart after it counts as an unhealthy exit)
         if w.proc is p and w.job is not None:
             self._finish(w, exc=EngineError(f"job {w.job.job_id}: {exc}"))
         p.process.kill()

@@ -246,7 +246,9 @@ class RayEngine:
         except MalformedMessage as exc:
             # A bridge that breaks the protocol is not trusted: killed, its jobs fail, a fresh one starts.
             log.error("Ray bridge pid %s: %s; killing it", b.process.pid, exc)
-            b.killed_for = str(exc)
+            b.killed_for = "malformed message"
+            for job_id in list(self._jobs):  # not a crash to retry: they fail with the reason
+                self._finish(job_id, exc=EngineError(f"job {job_id}: {exc}"))
             b.process.kill()
         except (EOFError, OSError):
             if not b.conn.closed:

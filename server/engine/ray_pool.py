@@ -213,7 +213,10 @@ class RayPool:
         except TimeoutError:
             reason = f"it sent nothing for {timeout:.0f}s"
         except MalformedMessage as exc:
-            reason = str(exc)  # an actor that breaks the protocol is replaced like a lost one, loudly
+            # Not a crash to retry: the actor broke the protocol. It is replaced like a lost one.
+            log.error("job %s: %s; replacing %s", job, exc, slot.worker_id)
+            self._lost(slot, actor, "malformed message")
+            raise EngineError(f"job {job}: {exc}") from exc
         except RayError as exc:
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         log.error("job %s: %s lost while running it: %s", job, slot.worker_id, reason)

@@ -32,6 +32,7 @@ from server.engine.messages import (
     RunJob,
     Stop,
     WorkerReady,
+    WorkerStatus,
 )
 from server.engine.runtime.config import WorkerConfig
 from server.engine.worker import EXIT_MALFORMED_COMMAND, worker_main
@@ -137,3 +138,43 @@ def test_a_worker_refuses_a_malformed_command_and_exits(tmp_path: Path) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(10)
+
+
+def _rogue_worker(cfg: WorkerConfig, conn: Any, cancel: Any) -> None:
+    """A worker process that comes up properly, then answers a job in the old tuple protocol."""
+    import os
+    import time
+
+    conn.send(WorkerReady(WorkerStatus(pid=os.getpid())))
+    while True:
+        command = conn.recv()
+        if isinstance(command, RunJob):
+            conn.send(("event", command.job_id, "progress"))
+        time.sleep(0.01)
+
+
+def test_the_engine_refuses_a_malformed_report_fails_the_job_and_replaces_the_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from server.engine import local
+    from server.engine.base import EngineError
+
+    monkeypatch.setattr(local, "worker_main", _rogue_worker)  # the child program; the engine is the real one
+
+    async def scenario() -> tuple[EngineError, int | None, int | None]:
+        engine = local.LocalEngine(tmp_path, devices=["cpu"], start_timeout=60)
+        await engine.start()
+        try:
+            first = engine.worker_pid("worker-0")
+            with pytest.raises(EngineError) as err:
+                await engine.run(WorkItem("rogue", tiny_spec(), tmp_path / "rogue"), lambda ev: None)
+            assert await engine.wait_ready(timeout=30)
+            return err.value, first, engine.worker_pid("worker-0")
+        finally:
+            await engine.stop()
+
+    error, first, second = asyncio.run(scenario())
+    assert type(error) is EngineError and error.code == "internal"  # not a crash to retry
+    assert "worker -> engine: refused tuple" in error.message and "'progress'" in error.message
+    assert second not in (None, first)  # killed and started again
