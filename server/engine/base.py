@@ -2,7 +2,9 @@
 
 The job layer hands an engine a ``WorkItem`` and receives ``EngineEvent``s while it runs; the
 engine owns processes/actors, loaded models, cancellation and crash detection. Engines:
-``server.engine.local`` (one worker subprocess per GPU, the default) and, later, Ray actors.
+``server.engine.local`` (one worker subprocess per GPU, the default), ``server.engine.ray_engine``
+(Ray actors) and ``server.engine.inprocess`` (a thread, for tests). What the engines say to their
+own processes is ``server.engine.messages``.
 Torch-free: the API process imports this.
 """
 
@@ -40,7 +42,9 @@ class Stage(StrEnum):
 @dataclass(frozen=True)
 class WorkItem:
     job_id: str
-    spec: dict[str, Any]          # pipelines.core.spec.ResolvedSpec.model_dump(mode="json")
+    # The job's stored spec, ResolvedSpec.model_dump(mode="json"): each engine decodes it once into the
+    # typed RunJob it sends its workers (server.engine.messages.JobDecoder), checked, not resolved again.
+    spec: dict[str, Any]
     output_dir: Path              # the worker writes video.mp4 and companions here
     sidecar_extra: dict[str, Any] = field(default_factory=dict)  # merged into the sidecar (job id, metadata)
     post: dict[str, Any] | None = None  # pipelines.post.PostSpec JSON: run the post stage instead of a plain encode
