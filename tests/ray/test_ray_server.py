@@ -83,7 +83,10 @@ def test_jobs_spread_over_nodes(client: httpx.Client) -> None:
 
 def test_node_lost_mid_job_requeues_and_completes_elsewhere(gpu_cluster: GpuCluster, client: httpx.Client) -> None:
     ready = wait_ready(client, 2)
-    job_id = client.post("/v1/text-to-video", json={"prompt": "a long take", "steps": 200}).json()["id"]
+    # 200 steps at 256x256x33: many seconds, so the node is gone before the job ends (at the default
+    # tiny size it once finished 0.7 s after the removal, on the node being removed).
+    job_id = client.post("/v1/text-to-video", json={
+        "prompt": "a long take", "steps": 200, "width": 256, "height": 256, "num_frames": 33}).json()["id"]
     deadline = time.monotonic() + 60
     while True:
         job = client.get(f"/v1/videos/{job_id}").json()
@@ -96,7 +99,7 @@ def test_node_lost_mid_job_requeues_and_completes_elsewhere(gpu_cluster: GpuClus
     node = gpu_cluster.node_by_prefix(device.split("/")[1])
     t0 = time.monotonic()
     gpu_cluster.remove(node)
-    done = wait_terminal(client, job_id, timeout=120)
+    done = wait_terminal(client, job_id, timeout=240)
     print(f"\nnode removed mid-job; job {done['state']} on {done['worker_id']} "
           f"{time.monotonic() - t0:.1f}s later")
     assert done["state"] == "completed", done

@@ -47,8 +47,10 @@ def test_random_base_seed_is_recorded_and_a_take_replays_exactly(client: httpx.C
     again = run(client, prompt=spec["prompt"], seed=spec["seed"], width=spec["width"], height=spec["height"],
                 num_frames=spec["num_frames"], steps=spec["steps"])
     assert frames_hash(client, again["id"]) == frames_hash(client, jobs[1]["id"])
+    # And the files decode alike: x264 at crf 18 keeps each file within a level or two of the same frames,
+    # but not always in the same bytes (1.5 levels apart seen under load); another seed is ~21 levels off.
     assert np.abs(frames_of(client, again["id"], tmp_path).astype(int)
-                  - frames_of(client, jobs[1]["id"], tmp_path)).mean() < 1.0  # and the files decode alike
+                  - frames_of(client, jobs[1]["id"], tmp_path)).mean() < 4.0
 
 
 def test_remix_with_the_sdk_keeps_seed_and_size(client: httpx.Client, sdk: openai.OpenAI, tmp_path: Path) -> None:
