@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -49,11 +50,30 @@ class LiveServer:
             if not self.thread.is_alive():
                 raise RuntimeError("server thread died during startup")
             time.sleep(0.05)
-        raise TimeoutError("server did not start")
+        raise TimeoutError(f"server did not start within {timeout:.0f}s; {machine_state()}")
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+
+def machine_state() -> str:
+    """What a start that timed out is up against: memory, load, and the busiest processes."""
+    import psutil
+
+    mem = psutil.virtual_memory()
+    procs = []
+    for p in psutil.process_iter(["pid", "name", "cpu_times", "memory_info", "cmdline"]):
+        try:
+            cpu = sum(p.info["cpu_times"][:2]) if p.info["cpu_times"] else 0.0
+            rss = p.info["memory_info"].rss if p.info["memory_info"] else 0
+            procs.append((cpu, rss, p.info["pid"], " ".join(p.info["cmdline"] or [p.info["name"] or "?"])[:90]))
+        except (psutil.Error, TypeError):
+            continue
+    top = sorted(procs, key=lambda t: -t[1])[:8]
+    lines = [f"pid {pid} cpu {cpu:.0f}s rss {rss / 2**20:.0f} MiB {cmd}" for cpu, rss, pid, cmd in top]
+    return (f"memory {mem.percent:.0f}% used ({mem.available / 2**30:.1f} GiB free), load {os.getloadavg()}; "
+            "largest processes:\n" + "\n".join(lines))
 
 
 def make_settings(tmp: Path, weights: Path, **overrides: Any) -> Settings:
