@@ -202,6 +202,7 @@ class VideoGenerator:
         if cfg_hooks:
             optimizations["cfg_batched_forwards"] = batched
         optimizations["flow"] = {"quality": rs.quality, "stages": [asdict(s) for s in flow]}
+        optimizations |= family.run_record(entry, rs)
         timings |= {f"flow_{name}_s": seconds for name, seconds in progress.seconds.items() if len(flow) > 1}
         if entry.distilled:
             from pipelines.distill import schedule_record

@@ -132,6 +132,11 @@ class FamilyAdapter(ABC):
         components loaded on demand)."""
         return call(pipe, self.flow(entry, spec)[0], **kwargs)
 
+    def run_record(self, entry: ModelEntry, spec: ResolvedSpec) -> dict[str, Any]:
+        """What the family's ``run`` did differently for this job, merged into the sidecar's
+        ``optimizations`` (LTX-2: which parts of the audio branch a job without audio left out)."""
+        return {}
+
     def call_pipeline(self, pipe: Any, on_step_end: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]] | None,
                       kwargs: dict[str, Any]) -> Any:
         """One pipeline call, with ``on_step_end`` after every denoising step (progress, timings,

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families.base import CacheThresholds, FamilyAdapter, FlowStage, StageCall, first_last, uses_cfg
+from pipelines.families.masked_text import encode_masked_prompt
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
+    from pipelines.audio_skip import QuietAudioKnobs
     from pipelines.core.media import GeneratedMedia
 
 LTX2 = "ltx-2"  # the catalog family name (pipelines.families.ltx2.models.LTX2_FAMILY)
@@ -37,15 +39,9 @@ class Ltx2Family(FamilyAdapter):
         return ENTRIES + TINY_ENTRIES
 
     def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
-        cfg = uses_cfg(spec)
-        pe, pm, npe, npm = pipe.encode_prompt(
-            prompt=spec.prompt, negative_prompt=spec.negative_prompt, do_classifier_free_guidance=cfg,
-            num_videos_per_prompt=1, max_sequence_length=_max_tokens(entry), device=device,
-        )
-        out = {"prompt_embeds": pe, "prompt_attention_mask": pm}
-        if cfg:
-            out |= {"negative_prompt_embeds": npe, "negative_prompt_attention_mask": npm}
-        return out
+        # Gemma 3, with masks. The pipeline runs CFG when the audio's guidance asks for it too.
+        audio_cfg = spec.generate_audio and (spec.audio_guidance_scale or 0.0) > 1.0
+        return encode_masked_prompt(pipe, spec, device, _max_tokens(entry), uses_cfg(spec) or audio_cfg)
 
     def mode_kwargs(self, entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
                     last: Image.Image | None) -> dict[str, Any]:
@@ -54,6 +50,8 @@ class Ltx2Family(FamilyAdapter):
             kw |= {"audio_guidance_scale": spec.audio_guidance_scale, "audio_stg_scale": spec.audio_stg_scale,
                    "audio_modality_scale": spec.audio_modality_scale,
                    "audio_guidance_rescale": spec.audio_guidance_rescale}
+        elif entry.audio is not None:  # no audio: knobs that add no transformer pass of their own
+            kw |= _quiet_knobs(entry, spec).kwargs
         from pipelines.families.ltx2.models import DISTILLED_SIGMAS
 
         sigmas = DISTILLED_SIGMAS.get(entry.id)
@@ -84,11 +82,31 @@ class Ltx2Family(FamilyAdapter):
 
     def run(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, kwargs: dict[str, Any], call: StageCall,
             location: Path) -> Any:
-        if spec.quality != "final" or entry.final_flow is None:
-            return super().run(entry, pipe, spec, kwargs, call, location)
-        from pipelines.families.ltx2.two_stage import run_final
+        """draft or final; without audio, the audio VAE decode and the vocoder never run
+        (``pipelines.audio_skip``)."""
+        from pipelines.audio_skip import audio_decode_skipped
 
-        return run_final(entry.final_flow, self.flow(entry, spec), pipe, spec, kwargs, call, location)
+        with audio_decode_skipped(pipe, skip=not spec.generate_audio):
+            if spec.quality != "final" or entry.final_flow is None:
+                return super().run(entry, pipe, spec, kwargs, call, location)
+            from pipelines.families.ltx2.two_stage import run_final
+
+            return run_final(entry.final_flow, self.flow(entry, spec), pipe, spec, kwargs, call, location)
+
+    def run_record(self, entry: ModelEntry, spec: ResolvedSpec) -> dict[str, Any]:
+        """``audio``: generated, or which parts of the audio branch were left out and that the
+        transformer's audio stream still runs (``pipelines.audio_skip``)."""
+        from dataclasses import asdict
+
+        from pipelines import audio_skip as skip
+
+        if entry.audio is None:
+            return {}
+        if spec.generate_audio:
+            return {"audio": asdict(skip.AudioBranch(generated=True))}
+        cfg = (skip.AUDIO_ONLY_CFG,) if _quiet_knobs(entry, spec).saves_cfg_pass else ()
+        skipped = (skip.AUDIO_VAE_DECODE, skip.VOCODER, *cfg)
+        return {"audio": asdict(skip.AudioBranch(False, skipped, skip.TRANSFORMER_AUDIO_STREAM))}
 
     def tiny_components(self) -> dict[str, dict[str, Callable[[], Any]]]:
         from pipelines.families.ltx2.tiny import COMPONENTS
@@ -110,6 +128,14 @@ class Ltx2Family(FamilyAdapter):
         from pipelines.families.ltx2.tiny import BUILDERS
 
         return BUILDERS
+
+
+def _quiet_knobs(entry: ModelEntry, spec: ResolvedSpec) -> QuietAudioKnobs:
+    from pipelines.audio_skip import quiet_audio_knobs
+
+    a = entry.audio
+    assert a is not None
+    return quiet_audio_knobs(spec.guidance_scale, a.guidance_scale, a.stg_scale, a.modality_scale, a.guidance_rescale)
 
 
 def _max_tokens(entry: ModelEntry) -> int:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.memory import latent_tokens
 from pipelines.core.spec import ResolvedSpec
-from pipelines.families.base import CacheThresholds, FamilyAdapter, first_last, uses_cfg
+from pipelines.families.base import CacheThresholds, FamilyAdapter, first_last
 from pipelines.families.ltx_video.models import LTX_VIDEO, MODELS, TINY_MODELS
+from pipelines.families.masked_text import encode_masked_prompt
 
 if TYPE_CHECKING:
     import torch
@@ -33,15 +34,7 @@ class LtxVideoFamily(FamilyAdapter):
         return MODELS + TINY_MODELS
 
     def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
-        cfg = uses_cfg(spec)
-        pe, pm, npe, npm = pipe.encode_prompt(
-            prompt=spec.prompt, negative_prompt=spec.negative_prompt, do_classifier_free_guidance=cfg,
-            num_videos_per_prompt=1, device=device,
-        )
-        out = {"prompt_embeds": pe, "prompt_attention_mask": pm}
-        if cfg:
-            out |= {"negative_prompt_embeds": npe, "negative_prompt_attention_mask": npm}
-        return out
+        return encode_masked_prompt(pipe, spec, device)  # T5 at the pipeline's own 128 tokens
 
     def check_entry(self, entry: ModelEntry) -> None:
         d = entry.defaults
