@@ -187,3 +187,11 @@ def test_ltx2_bench_reports_the_audio_decode_apart(tiny_weights_dir: Path) -> No
     assert r["summary"]["identical_to_diffusers"]
     assert "audio decode" in summary_block(r)
     assert "ltx-2-19b" in synthetic_ids()
+
+
+def test_ltx2_flops_counted_match_the_analytic_formula(tiny_weights_dir: Path) -> None:
+    """The benchmark's per-step FLOPs (and so its MFU) on LTX-2: counted and by formula, audio stream included."""
+    r = run_pipeline_bench(PipelineBenchConfig(model="tiny-ltx-2", steps=1, runs=1, weights_dir=tiny_weights_dir))
+    flops = r["flops"]
+    assert flops["forwards_per_step"] == 3  # CFG batched into one call, then the STG and modality passes
+    assert flops["counted_over_analytic"] == pytest.approx(1.0, abs=0.02)

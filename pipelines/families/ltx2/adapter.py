@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from pipelines.audio_skip import QuietAudioKnobs
     from pipelines.core.media import GeneratedMedia
+    from pipelines.families.ltx2.flops import Ltx2Passes
 
 LTX2 = "ltx-2"  # the catalog family name (pipelines.families.ltx2.models.LTX2_FAMILY)
 
@@ -39,19 +40,16 @@ class Ltx2Family(FamilyAdapter):
         return ENTRIES + TINY_ENTRIES
 
     def encode_text(self, entry: ModelEntry, pipe: Any, spec: ResolvedSpec, device: torch.device) -> dict[str, Any]:
-        # Gemma 3, with masks. The pipeline runs CFG when the audio's guidance asks for it too.
-        audio_cfg = spec.generate_audio and (spec.audio_guidance_scale or 0.0) > 1.0
-        return encode_masked_prompt(pipe, spec, device, _max_tokens(entry), uses_cfg(spec) or audio_cfg)
+        # Gemma 3, with masks; the negative prompt whenever the pipeline runs CFG (the audio may ask for it).
+        return encode_masked_prompt(pipe, spec, device, _max_tokens(entry), _passes(entry, spec).cfg)
 
     def mode_kwargs(self, entry: ModelEntry, spec: ResolvedSpec, first: Image.Image | None,
                     last: Image.Image | None) -> dict[str, Any]:
-        kw: dict[str, Any] = {"frame_rate": float(spec.fps), "max_sequence_length": _max_tokens(entry)}
-        if spec.generate_audio:
-            kw |= {"audio_guidance_scale": spec.audio_guidance_scale, "audio_stg_scale": spec.audio_stg_scale,
-                   "audio_modality_scale": spec.audio_modality_scale,
-                   "audio_guidance_rescale": spec.audio_guidance_rescale}
-        elif entry.audio is not None:  # no audio: knobs that add no transformer pass of their own
-            kw |= _quiet_knobs(entry, spec).kwargs
+        from pipelines.families.ltx2.models import VIDEO_MODALITY_SCALE, VIDEO_STG_SCALE
+
+        kw: dict[str, Any] = {"frame_rate": float(spec.fps), "max_sequence_length": _max_tokens(entry),
+                              "stg_scale": VIDEO_STG_SCALE, "modality_scale": VIDEO_MODALITY_SCALE}
+        kw |= _audio_knobs(entry, spec)  # without audio: knobs that add no transformer pass of their own
         from pipelines.families.ltx2.models import DISTILLED_SIGMAS
 
         sigmas = DISTILLED_SIGMAS.get(entry.id)
@@ -108,6 +106,22 @@ class Ltx2Family(FamilyAdapter):
         skipped = (skip.AUDIO_VAE_DECODE, skip.VOCODER, *cfg)
         return {"audio": asdict(skip.AudioBranch(False, skipped, skip.TRANSFORMER_AUDIO_STREAM))}
 
+    def analytic_flops(self, entry: ModelEntry, spec: ResolvedSpec, forwards: int) -> int | None:
+        """One step by formula (``pipelines.families.ltx2.flops``), video and audio streams together, over
+        the passes the knobs run (``forwards`` is what was counted: None when the two disagree)."""
+        from pipelines.families.ltx2.flops import Ltx2Shape, ltx2_step_flops, ltx2_video_tokens
+        from pipelines.families.ltx2.models import AUDIO_STREAMS
+
+        arch, audio = entry.architecture, AUDIO_STREAMS.get(entry.id)
+        passes = _passes(entry, spec)
+        if audio is None or not arch.dim or forwards != passes.calls:
+            return None
+        shape = Ltx2Shape(dim=arch.dim, ffn_dim=arch.ffn_dim or 4 * arch.dim, num_layers=arch.num_layers or 0,
+                          audio=audio, caption_channels=arch.text_dim, in_channels=arch.latent_channels,
+                          text_tokens=_max_tokens(entry))
+        video = ltx2_video_tokens(spec.num_frames, spec.height, spec.width, arch.vae_spatial, arch.vae_temporal)
+        return ltx2_step_flops(shape, passes, video, audio.tokens(spec.num_frames, spec.fps))
+
     def tiny_components(self) -> dict[str, dict[str, Callable[[], Any]]]:
         from pipelines.families.ltx2.tiny import COMPONENTS
 
@@ -128,6 +142,28 @@ class Ltx2Family(FamilyAdapter):
         from pipelines.families.ltx2.tiny import BUILDERS
 
         return BUILDERS
+
+
+def _audio_knobs(entry: ModelEntry, spec: ResolvedSpec) -> dict[str, float]:
+    """The audio call arguments: the request's with audio, the quiet ones without."""
+    if spec.generate_audio:
+        return {"audio_guidance_scale": spec.audio_guidance_scale or 0.0,
+                "audio_stg_scale": spec.audio_stg_scale or 0.0,
+                "audio_modality_scale": spec.audio_modality_scale or 0.0,
+                "audio_guidance_rescale": spec.audio_guidance_rescale or 0.0}
+    return _quiet_knobs(entry, spec).kwargs if entry.audio is not None else {}
+
+
+def _passes(entry: ModelEntry, spec: ResolvedSpec) -> Ltx2Passes:
+    """Which guidance passes LTX2Pipeline runs for this job: each one when the video's or the audio's knob
+    asks for it (its ``do_classifier_free_guidance`` and friends)."""
+    from pipelines.families.ltx2.flops import Ltx2Passes
+    from pipelines.families.ltx2.models import VIDEO_MODALITY_SCALE, VIDEO_STG_SCALE
+
+    audio = _audio_knobs(entry, spec)
+    return Ltx2Passes(cfg=uses_cfg(spec) or audio.get("audio_guidance_scale", 0.0) > 1.0,
+                      stg=VIDEO_STG_SCALE > 0.0 or audio.get("audio_stg_scale", 0.0) > 0.0,
+                      modality=VIDEO_MODALITY_SCALE > 1.0 or audio.get("audio_modality_scale", 0.0) > 1.0)
 
 
 def _quiet_knobs(entry: ModelEntry, spec: ResolvedSpec) -> QuietAudioKnobs:

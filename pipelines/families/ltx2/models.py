@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pipelines.core.audio_spec import AudioDefaults
 from pipelines.core.catalog import Architecture, Defaults, Mode, ModelEntry, ShapeRules, TwoStageFlow
+from pipelines.families.ltx2.flops import AudioStream
 
 LTX2_FAMILY = "ltx-2"
 # diffusers 0.42.1 pipelines/ltx2/pipeline_ltx2.py example
@@ -100,7 +101,22 @@ TINY_ENTRIES: list[ModelEntry] = [
     ),
 ]
 
+# The video's STG and modality-isolation guidance: LTX2Pipeline's own defaults (diffusers 0.42.1), passed
+# explicitly so the FLOP formula and the audio-off knobs (pipelines.audio_skip) know which passes run.
+VIDEO_STG_SCALE = 1.0
+VIDEO_MODALITY_SCALE = 3.0
+
 DISTILLED_SIGMAS: dict[str, tuple[float, ...]] = {"ltx-2.3-distilled": _DISTILLED_SIGMAS}
 # Gemma tokens the prompt is padded to: diffusers' 1024 for real checkpoints; the tiny one takes less.
 MAX_SEQUENCE_LENGTH = 1024
 SEQUENCE_LENGTHS: dict[str, int] = {"tiny-ltx-2": 16}
+
+# The transformer's audio half per entry, for the FLOP formula (pipelines.families.ltx2.flops): LTX-2 19B's
+# is diffusers' LTX2VideoTransformer3DModel default (32 heads x 64 = 2048 wide, 4x feed-forward, 128 input
+# channels) over its audio VAE's 16 kHz mel at hop 160 and 4x compression (25 audio tokens a second);
+# 2.3 assumed equal. The tiny one matches pipelines.families.ltx2.tiny.
+_AUDIO_19B = AudioStream(dim=2048, ffn_dim=8192, in_channels=128)
+AUDIO_STREAMS: dict[str, AudioStream] = {
+    "ltx-2-19b": _AUDIO_19B, "ltx-2.3-distilled": _AUDIO_19B,
+    "tiny-ltx-2": AudioStream(dim=8, ffn_dim=32, in_channels=4, sample_rate=16000, hop_length=16),
+}
