@@ -163,7 +163,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
     _check_numbers(entry, fps, steps, guidance, guidance_2, spec.guidance_scale_2)
     quality = _quality_settings(entry, spec, width, height)
     if spec.quality == "final":
-        _check_final(entry, catalog, mode, width, height, spec.speed)
+        _check_final(entry, catalog, width, height, spec.speed)
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**32)
     _check_seed_and_prompt(seed, spec.prompt)
 
@@ -222,7 +222,7 @@ def check_resolved(spec: ResolvedSpec, catalog: Catalog) -> ResolvedSpec:
                    spec.guidance_scale_2 if entry.defaults.guidance_scale_2 is None else None)
     _check_quality_values(entry, spec.flow_shift, {name: getattr(spec, name) for name in _FAMILY_SETTINGS})
     if spec.quality == "final":
-        _check_final(entry, catalog, spec.mode, spec.width, spec.height, spec.speed)
+        _check_final(entry, catalog, spec.width, spec.height, spec.speed)
     _check_seed_and_prompt(spec.seed, spec.prompt)
     # The files are checked for presence only: their content was checked when the spec was resolved.
     _check_images(spec.mode, spec, open_files=False)
@@ -281,16 +281,13 @@ def _check_extend(mode: Mode, extend_video: Path | None) -> None:
             raise InvalidSpec("extend_video", str(extend_video), "no such video file")
 
 
-def _check_final(entry: ModelEntry, catalog: Catalog, mode: Mode, width: int, height: int,
-                 speed: SpeedLevel) -> None:
-    """``quality: "final"`` needs a model with a two-stage flow, text-to-video, and a size whose half
-    (stage 1) is itself a valid size."""
+def _check_final(entry: ModelEntry, catalog: Catalog, width: int, height: int, speed: SpeedLevel) -> None:
+    """``quality: "final"`` needs a model with a two-stage flow (in every mode it serves), a size whose half
+    (stage 1) is itself a valid size, and the exact speed level."""
     if entry.final_flow is None:
         having = ", ".join(e.id for e in catalog.entries() if e.final_flow is not None) or "none"
         raise InvalidSpec("quality", "final", f"{entry.id} has no two-stage final flow; accepted: draft "
                           f"(models with a final flow: {having})")
-    if mode is not Mode.TEXT_TO_VIDEO:
-        raise InvalidSpec("quality", "final", f"the final flow runs text-to-video only; {mode.value} runs draft")
     rules = entry.rules
     step = 2 * rules.size_multiple
     for name, side in (("width", width), ("height", height)):

@@ -3,7 +3,8 @@
 returns latents; ``LTX2LatentUpsamplePipeline`` doubles the video latents; stage 2 re-noises them
 (and the audio latents) to the first distilled sigma and refines at the full size on the distilled
 sigmas, with the distilled LoRA where the entry names one, on a scheduler without dynamic shifting so
-the sigmas run as published. Imported only when a final job runs (torch, diffusers)."""
+the sigmas run as published. Every mode: image-to-video and first+last condition both stages, each at
+its own size (``stage2_pipeline``). Imported only when a final job runs (torch, diffusers)."""
 
 from __future__ import annotations
 
@@ -23,31 +24,59 @@ STAGE2_ADAPTER = "vidserve_stage_2_distilled"
 
 # One upsample pipeline per loaded LTX-2 pipeline, built on first use and dropped with it.
 _UPSAMPLERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# Image-to-video's stage-2 pipeline (LTX2ConditionPipeline over its components), likewise.
+_CONDITIONERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def run_final(final: TwoStageFlow, flow: list[FlowStage], pipe: Any, spec: ResolvedSpec, kwargs: dict[str, Any],
               call: StageCall, location: Path) -> Any:
     stage1, upsample, stage2 = flow
     assert stage2.sigmas is not None and stage2.guidance_scale is not None
+    # Stage 1 at half size: the mode's own pipeline resizes its conditioning images to that size.
     video_latents, audio_latents = call(pipe, stage1, **kwargs | {
         "width": stage1.width, "height": stage1.height, "output_type": "latent", "return_dict": False})
     upsampler = upsample_pipeline(pipe, spec.model, location / final.upsampler)
     upscaled = call(upsampler, upsample, latents=video_latents, output_type="latent", return_dict=False)[0]
-    second = {k: v for k, v in kwargs.items() if k != "timesteps"} | {
+    refine, conditioned = stage2_pipeline(pipe, kwargs)
+    second = {k: v for k, v in conditioned.items() if k != "timesteps"} | {
         "latents": upscaled, "audio_latents": audio_latents, "width": stage2.width, "height": stage2.height,
         "num_inference_steps": stage2.steps, "sigmas": list(stage2.sigmas), "noise_scale": stage2.sigmas[0],
         "guidance_scale": stage2.guidance_scale,
     }
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    scheduler = pipe.scheduler
-    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, use_dynamic_shifting=False,
-                                                                 shift_terminal=None)
+    scheduler = refine.scheduler
+    refine.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, use_dynamic_shifting=False,
+                                                                   shift_terminal=None)
     try:
         with stage2_lora(pipe, final, spec, location):
-            return call(pipe, stage2, **second)
+            return call(refine, stage2, **second)
     finally:
-        pipe.scheduler = scheduler  # the next job (draft or stage 1) gets the loaded scheduler back
+        refine.scheduler = scheduler  # the next job (draft or stage 1) gets the loaded scheduler back
+
+
+def stage2_pipeline(pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The pipeline stage 2 refines on, and its call arguments (``kwargs`` as stage 1 had them).
+
+    Stage 2 conditions again, at the full size, as the LTX-2 reference's two-stage pipelines do (each
+    stage encodes its image conditionings at its own resolution): ``LTX2ConditionPipeline`` encodes its
+    ``conditions`` at the call's size, first frame over the upscaled latents, later frames appended, so
+    first+last runs stage 2 on its own pipeline. ``LTX2ImageToVideoPipeline`` given latents keeps their
+    first frame (the stage-1 image, upscaled) and ignores ``image``, so image-to-video refines on an
+    ``LTX2ConditionPipeline`` over the same components with the image as the condition at frame 0.
+    Text-to-video refines on its own pipeline."""
+    if "image" not in kwargs:
+        return pipe, kwargs
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+    held = _CONDITIONERS.get(pipe)
+    if held is None:
+        from diffusers.pipelines.ltx2 import LTX2ConditionPipeline
+
+        held = LTX2ConditionPipeline.from_pipe(pipe)  # the same modules: nothing loads, nothing is copied
+        _CONDITIONERS[pipe] = held
+    rest = {k: v for k, v in kwargs.items() if k != "image"}
+    return held, rest | {"conditions": [LTX2VideoCondition(frames=kwargs["image"], index=0, strength=1.0)]}
 
 
 def upsample_pipeline(pipe: Any, model_id: str, folder: Path) -> Any:
