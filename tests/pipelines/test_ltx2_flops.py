@@ -92,3 +92,23 @@ def test_published_step_size_and_what_each_pass_adds() -> None:
     isolated = ltx2_forward_flops(shape, 6144, audio, isolated=True)
     assert every == 3 * full + isolated and isolated < full
     assert ltx2_step_flops(shape, Ltx2Passes(cfg=False, stg=False, modality=False), 6144, audio) == full
+
+
+def test_published_transformer_counted_on_the_meta_device_equals_the_formula() -> None:
+    """LTX-2 19B at its published size (``synthetic.build_transformer``, diffusers' defaults), one forward at
+    768x512x121 on the meta device: torch counts the FLOPs from the shapes alone, nothing is computed."""
+    from pipelines.families.ltx2.models import AUDIO_STREAMS
+    from pipelines.families.ltx2.synthetic import build_transformer
+
+    video, audio, text = 16 * 16 * 24, 126, 1024
+    with torch.device("meta"):
+        model = build_transformer("ltx-2-19b")
+        kwargs = dict(hidden_states=torch.randn(1, video, 128), audio_hidden_states=torch.randn(1, audio, 128),
+                      encoder_hidden_states=torch.randn(1, text, 3840),
+                      audio_encoder_hidden_states=torch.randn(1, text, 3840), timestep=torch.tensor([500.0]),
+                      sigma=torch.tensor([0.5]), encoder_attention_mask=torch.ones(1, text),
+                      audio_encoder_attention_mask=torch.ones(1, text), num_frames=16, height=16, width=24, fps=24.0,
+                      audio_num_frames=audio, return_dict=False)
+        counted = count_flops(lambda: model(**kwargs))
+    shape = Ltx2Shape(dim=4096, ffn_dim=16384, num_layers=48, audio=AUDIO_STREAMS["ltx-2-19b"])
+    assert counted == pytest.approx(ltx2_forward_flops(shape, video, audio), rel=0.001)
