@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -121,3 +122,18 @@ def wait_state(client: httpx.Client, job_id: str, state: str, timeout: float = 6
             return job
         time.sleep(0.05)
     raise TimeoutError(f"job {job_id} never reached {state}: {job}")
+
+
+def job_events(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """A job's server-sent events as (name, data), followed until it ends."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    with client.stream("GET", f"/v1/videos/{job_id}/events") as r:
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: ") and name:
+                events.append((name, json.loads(line[6:])))
+                if name in ("completed", "failed", "cancelled"):
+                    break
+    return events

@@ -89,6 +89,11 @@ def test_generate_audio_false_gives_no_audio_stream(client: httpx.Client, tmp_pa
     assert _streams(_file(client, job["id"], "video", tmp_path / "v.mp4"))[1] == 0
     r = client.get(f"/v1/videos/{job['id']}/content", params={"variant": "audio"})
     assert r.status_code == 404 and r.json()["error"]["param"] == "variant"
+    # The sidecar says what of the audio branch was skipped, and that the transformer's audio stream ran.
+    side = client.get(f"/v1/videos/{job['id']}/content", params={"variant": "sidecar"}).json()
+    audio = side["optimizations"]["audio"]
+    assert audio["generated"] is False and audio["skipped"] == ["audio_vae_decode", "vocoder"]
+    assert audio["transformer_audio_stream"].startswith("runs")
 
 
 def test_interpolation_and_a_preset_keep_the_audio_duration(client: httpx.Client, tmp_path: Path) -> None:

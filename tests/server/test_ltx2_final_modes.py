@@ -8,7 +8,6 @@ is no valid size is a 400 naming the field that queues nothing."""
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.server.conftest import wait_terminal
+from tests.server.conftest import job_events, wait_terminal
 
 MODEL = "tiny-ltx-2"
 # 128x64, 9 frames: 2 latent frames of 2x4 tokens at the full size, of 1x2 at stage 1's half size.
@@ -94,25 +93,11 @@ def _run(client: httpx.Client, mode: str, body: dict[str, Any]) -> dict[str, Any
     return job
 
 
-def _events(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    with client.stream("GET", f"/v1/videos/{job_id}/events") as r:
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: ") and name:
-                events.append((name, json.loads(line[6:])))
-                if name in ("completed", "failed", "cancelled"):
-                    break
-    return events
-
-
 @pytest.mark.parametrize("mode", list(PATHS))
 def test_final_runs_both_stages_in_the_conditioned_modes(client: httpx.Client, images: dict[str, str], mode: str,
                                                          tmp_path: Path) -> None:
     job_id = _submit(client, mode, _body(mode, images, quality="final", width=128, height=64))
-    events = _events(client, job_id)  # followed live, from the submission to the end
+    events = job_events(client, job_id)  # followed live, from the submission to the end
     assert events[-1][0] == "completed", events
     job = wait_terminal(client, job_id)
     assert (job["spec"]["mode"], job["spec"]["quality"]) == (mode, "final")

@@ -5,7 +5,6 @@ that queue nothing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +12,16 @@ import av
 import httpx
 import pytest
 
-from tests.server.conftest import wait_terminal
+from tests.server.conftest import job_events, wait_terminal
 
 MODEL = "tiny-ltx-2"
 FINAL: dict[str, Any] = {"model": MODEL, "steps": 2, "quality": "final", "width": 128, "height": 64, "num_frames": 9}
 
 
-def _events(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    with client.stream("GET", f"/v1/videos/{job_id}/events") as r:
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: ") and name:
-                events.append((name, json.loads(line[6:])))
-                if name in ("completed", "failed", "cancelled"):
-                    break
-    return events
-
-
 def test_final_over_http_runs_both_stages_to_the_requested_size(client: httpx.Client, tmp_path: Path) -> None:
     r = client.post("/v1/text-to-video", json={"prompt": "waves and gulls", "seed": 3, **FINAL})
     assert r.status_code == 202, r.text
-    events = _events(client, r.json()["id"])
+    events = job_events(client, r.json()["id"])
     assert events[-1][0] == "completed", events
     stages = [d["stage"] for n, d in events if n == "stage"]
     assert stages.index("denoising") < stages.index("upsampling") < stages.index("refining") \
