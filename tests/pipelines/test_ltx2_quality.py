@@ -201,3 +201,24 @@ def test_published_final_flow_and_the_planner_counts_the_upsampler() -> None:
     plan = plan_memory(entry, 768, 512, 121, 80 * GIB, final=True)
     held = VramEstimate.for_job(entry, 768, 512, 121, plan.strategy, final=True)
     assert plan.estimate.weights_bytes == held.weights_bytes
+
+
+def test_image_to_video_stage2_pipeline_shares_the_loaded_modules_as_they_are() -> None:
+    """Image-to-video refines on an LTX2ConditionPipeline over the loaded components: the same module
+    objects, their dtypes untouched (a bf16 transformer stays bf16, the rest float32), built once."""
+    from PIL import Image
+
+    from pipelines.families.ltx2.tiny import build_ltx2
+
+    pipe = build_ltx2()
+    pipe.transformer.to(torch.bfloat16)
+    image = Image.new("RGB", (64, 64))
+    refine, kw = two_stage.stage2_pipeline(pipe, {"image": image, "frame_rate": 24.0})
+    assert type(refine).__name__ == "LTX2ConditionPipeline"
+    assert refine.transformer is pipe.transformer and refine.vae is pipe.vae and refine.vocoder is pipe.vocoder
+    assert pipe.transformer.dtype == torch.bfloat16 and pipe.vae.dtype == torch.float32
+    assert "image" not in kw and kw["frame_rate"] == 24.0
+    (cond,) = kw["conditions"]
+    assert (cond.frames, cond.index, cond.strength) == (image, 0, 1.0)
+    assert two_stage.stage2_pipeline(pipe, {"image": image})[0] is refine  # one per loaded pipeline
+    assert two_stage.stage2_pipeline(pipe, {"prompt_embeds": None})[0] is pipe  # text-to-video: its own

@@ -71,9 +71,14 @@ def stage2_pipeline(pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, A
 
     held = _CONDITIONERS.get(pipe)
     if held is None:
+        import inspect
+
         from diffusers.pipelines.ltx2 import LTX2ConditionPipeline
 
-        held = LTX2ConditionPipeline.from_pipe(pipe)  # the same modules: nothing loads, nothing is copied
+        # Built over the same module objects: nothing loads, nothing is copied or cast (``from_pipe`` would
+        # cast every shared module to its own dtype, float32 by default, under the loaded pipeline's feet).
+        takes = inspect.signature(LTX2ConditionPipeline.__init__).parameters
+        held = LTX2ConditionPipeline(**{k: v for k, v in pipe.components.items() if k in takes})
         _CONDITIONERS[pipe] = held
     rest = {k: v for k, v in kwargs.items() if k != "image"}
     return held, rest | {"conditions": [LTX2VideoCondition(frames=kwargs["image"], index=0, strength=1.0)]}
