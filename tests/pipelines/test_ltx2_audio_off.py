@@ -74,12 +74,14 @@ def _run(gen: VideoGenerator, **kw: Any) -> VideoResult:
     return gen.generate(GenerationSpec(model=MODEL, prompt="rain on a tin roof", steps=2, seed=7, **kw))
 
 
-def test_audio_off_never_runs_the_audio_decoder_or_vocoder_and_keeps_the_video(gen: VideoGenerator,
-                                                                               ran: Ran) -> None:
-    with_audio = _run(gen)
+@pytest.mark.parametrize("quality", ["draft", "final"])
+def test_audio_off_never_runs_the_audio_decoder_or_vocoder_and_keeps_the_video(gen: VideoGenerator, ran: Ran,
+                                                                               quality: str) -> None:
+    size = {"width": 128, "height": 64, "quality": quality}  # final: both stages, the decode after stage 2
+    with_audio = _run(gen, **size)
     assert (ran.decoder, ran.vocoder) > (0, 0)  # the hooks see the real networks when audio is on
     ran.decoder = ran.vocoder = 0
-    silent = _run(gen, generate_audio=False)
+    silent = _run(gen, generate_audio=False, **size)
     assert (ran.decoder, ran.vocoder) == (0, 0)
     assert silent.audio is None and "audio_decode_s" not in silent.timings
     # The same transformer passes with the same knobs: the video is the one the request makes with audio.
