@@ -124,8 +124,20 @@ def wait_state(client: httpx.Client, job_id: str, state: str, timeout: float = 6
     raise TimeoutError(f"job {job_id} never reached {state}: {job}")
 
 
-def job_events(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """A job's server-sent events as (name, data), followed until it ends."""
+def hold_worker(client: httpx.Client) -> str:
+    """Occupy the test server's one worker with a long job (cancel it with ``job_events(release=...)``),
+    so a job submitted next is still queued when the test subscribes to its events: the SSE stream
+    gives a late subscriber a snapshot of where the job is, not the events it missed."""
+    job_id = str(client.post("/v1/text-to-video", json={
+        "prompt": "holds the worker", "model": "tiny-ltx-video", "steps": 200, "width": 256, "height": 256,
+        "num_frames": 33}).json()["id"])
+    wait_state(client, job_id, "in_progress", timeout=120)
+    return job_id
+
+
+def job_events(client: httpx.Client, job_id: str, release: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """A job's server-sent events as (name, data), followed until it ends. ``release``: a job (from
+    ``hold_worker``) to cancel once the stream is open, so this one runs with every event seen."""
     events: list[tuple[str, dict[str, Any]]] = []
     with client.stream("GET", f"/v1/videos/{job_id}/events") as r:
         name = None
@@ -134,6 +146,9 @@ def job_events(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, A
                 name = line[7:]
             elif line.startswith("data: ") and name:
                 events.append((name, json.loads(line[6:])))
+                if release is not None:
+                    assert client.post(f"/v1/videos/{release}/cancel").status_code == 200
+                    release = None
                 if name in ("completed", "failed", "cancelled"):
                     break
     return events

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.server.conftest import job_events, wait_terminal
+from tests.server.conftest import hold_worker, job_events, wait_terminal
 
 MODEL = "tiny-ltx-2"
 # 128x64, 9 frames: 2 latent frames of 2x4 tokens at the full size, of 1x2 at stage 1's half size.
@@ -96,9 +96,10 @@ def _run(client: httpx.Client, mode: str, body: dict[str, Any]) -> dict[str, Any
 @pytest.mark.parametrize("mode", list(PATHS))
 def test_final_runs_both_stages_in_the_conditioned_modes(client: httpx.Client, images: dict[str, str], mode: str,
                                                          tmp_path: Path) -> None:
+    hold = hold_worker(client)
     job_id = _submit(client, mode, _body(mode, images, quality="final", width=128, height=64))
-    events = job_events(client, job_id)  # followed live, from the submission to the end
-    assert events[-1][0] == "completed", events
+    events = job_events(client, job_id, release=hold)  # followed live, from the queue to the end
+    assert events[0][0] == "queued" and events[-1][0] == "completed", events
     job = wait_terminal(client, job_id)
     assert (job["spec"]["mode"], job["spec"]["quality"]) == (mode, "final")
     stages = [d["stage"] for n, d in events if n == "stage"]

@@ -12,17 +12,18 @@ import av
 import httpx
 import pytest
 
-from tests.server.conftest import job_events, wait_terminal
+from tests.server.conftest import hold_worker, job_events, wait_terminal
 
 MODEL = "tiny-ltx-2"
 FINAL: dict[str, Any] = {"model": MODEL, "steps": 2, "quality": "final", "width": 128, "height": 64, "num_frames": 9}
 
 
 def test_final_over_http_runs_both_stages_to_the_requested_size(client: httpx.Client, tmp_path: Path) -> None:
+    hold = hold_worker(client)
     r = client.post("/v1/text-to-video", json={"prompt": "waves and gulls", "seed": 3, **FINAL})
     assert r.status_code == 202, r.text
-    events = job_events(client, r.json()["id"])
-    assert events[-1][0] == "completed", events
+    events = job_events(client, r.json()["id"], release=hold)
+    assert events[0][0] == "queued" and events[-1][0] == "completed", events
     stages = [d["stage"] for n, d in events if n == "stage"]
     assert stages.index("denoising") < stages.index("upsampling") < stages.index("refining") \
         < stages.index("decoding") < stages.index("encoding"), stages
