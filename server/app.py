@@ -32,7 +32,7 @@ from server.api import (
     routes_workflow,
     security,
 )
-from server.api.schemas import render_video
+from server.api.render import render_video
 from server.api.submit import PresentWeights
 from server.engine.base import Engine
 from server.jobs.service import JobService

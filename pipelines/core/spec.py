@@ -31,9 +31,13 @@ class SpeedLevel(StrEnum):
     FAST = "fast"        # step caching with a conservative threshold (lossy, bounded)
     FASTEST = "fastest"  # more aggressive caching
 
+# The ranges every spec is checked against; the API's request fields (server.api.requests.fields)
+# declare the same limits from these names, so a request and its spec never disagree.
 MAX_SEED = 2**63 - 1
 MAX_PROMPT_CHARS = 20_000
 MAX_STEPS = 200
+MAX_FPS = 120
+MAX_GUIDANCE = 30
 
 
 class GenerationSpec(AudioRequest):

@@ -1,6 +1,6 @@
-"""Audio in a creation request: the generation fields (``generate_audio`` / ``generate_sound``, the
-audio guidance knobs) and an attached soundtrack (multipart field ``audio``, or a data URL / base64)
-with ``audio_mode`` (replace the generated audio, or mix under it at ``audio_mix_db``).
+"""An attached soundtrack in a creation request (multipart field ``audio``, or a data URL / base64)
+with ``audio_mode`` (replace the generated audio, or mix under it at ``audio_mix_db``); the request
+fields are ``server.api.requests.audio.AudioFields``.
 
 The upload is checked at the edge (PyAV must find an audio stream in it) and saved with the job's
 inputs; the post stage then muxes it (AAC in mp4, Opus in webm, PCM next to ProRes). A client never
@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import av
-from pydantic import AliasChoices, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.core.audio_spec import AudioRequest
 from pipelines.post.spec import MIX_DB_RANGE
 from server.api.body import RequestBody
 from server.api.errors import ApiError, InvalidRequest, PayloadTooLarge
+from server.api.requests.audio import AudioFields
 from server.api.uploads import ImageUpload, decode_text
 
 
@@ -31,26 +30,6 @@ class NoSoundtrack(ApiError):
     status = 404
     type = "not_found_error"
     code = "no_audio"
-
-
-class AudioFields(BaseModel):
-    """Request fields for the soundtrack, shared by the native and the OpenAI shapes (``extra_body``).
-    ``generate_sound`` is vLLM-Omni's name for ``generate_audio``."""
-
-    generate_audio: bool | None = Field(
-        default=None, validation_alias=AliasChoices("generate_audio", "generate_sound"),
-        description="audio models: generate the soundtrack (default true); false skips it")
-    audio_guidance_scale: float | None = Field(default=None, description="audio CFG, 0-30")
-    audio_stg_scale: float | None = Field(default=None, description="audio spatio-temporal guidance, 0-10")
-    audio_modality_scale: float | None = Field(default=None, description="audio-follows-video guidance, 0-10")
-    audio_guidance_rescale: float | None = Field(default=None, description="audio CFG rescale, 0-1")
-    audio_mode: Literal["replace", "mix"] = Field(
-        default="replace", description="an uploaded `audio` replaces the generated soundtrack, or is mixed under it")
-    audio_mix_db: float = Field(default=0.0, description="the uploaded track's level in a mix, dB (-60 to 12)")
-
-    def spec_fields(self) -> dict[str, Any]:
-        """The ``GenerationSpec`` audio fields that were given."""
-        return self.model_dump(include=set(AudioRequest.model_fields), exclude_none=True)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,18 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from server.api.routes_post import RepostRequest
-from server.api.schemas import NativeRequest, OpenAIVideoRequest
-from server.api.studio_schemas import ProjectCreate, ProjectFields, ReviewRequest, ShotFields, TakesRequest
-from server.api.workflow import ExtendRequest, RemixRequest
+from server.api.requests import (
+    ExtendRequest,
+    NativeRequest,
+    OpenAIVideoRequest,
+    ProjectCreate,
+    ProjectFields,
+    RemixRequest,
+    RepostRequest,
+    ReviewRequest,
+    ShotFields,
+    TakesRequest,
+)
 
 REF = "#/components/schemas/{model}"
 # (method, path) -> (body model, file fields sent as multipart parts)

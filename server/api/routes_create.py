@@ -17,7 +17,8 @@ from server.api.body import RequestBody, parse, read_body, read_image
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
-from server.api.schemas import NativeRequest, OpenAIVideoRequest, render_video
+from server.api.render import render_video
+from server.api.requests import NativeRequest, OpenAIVideoRequest
 from server.api.submit import Draft, apply_shape, create_jobs, map_seconds, pick_model, request_hash
 from server.api.uploads import ImageUpload
 from server.api.video_inputs import read_references
@@ -98,10 +99,7 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
     digest = request_hash(mode.value, req.model_dump(exclude={"image", "last_image"}),
                           images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
-    spec = req.model_dump(include={"negative_prompt", "width", "height", "num_frames", "fps", "steps",
-                                   "guidance_scale", "guidance_scale_2", "seed", "image_fit", "prompt", "speed",
-                                   "quality"},
-                          exclude_none=True) | req.spec_fields() | req.settings_fields()
+    spec = req.generation_fields()
     spec["model"] = entry.id
     shape = apply_shape(entry, spec, req.size, req.aspect_ratio, req.resolution)
     await add_loras(spec, req.loras, entry, request)
@@ -148,9 +146,7 @@ async def create_video(request: Request, service: Service, settings: AppSettings
                           images | ({"audio": audio} if audio else {}))
     entry = pick_model(req.model, request.app.state.default_model, service, request.app.state.present_weights)
     mode = Mode.IMAGE_TO_VIDEO if images else Mode.TEXT_TO_VIDEO
-    spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "seed", "fps", "speed",
-                                                   "guidance_scale", "quality"}, exclude_none=True) | req.spec_fields()
-    spec |= req.settings_fields()  # the published settings, overridable here too (the SDK's extra_body)
+    spec = req.generation_fields()  # the published settings and audio fields too (the SDK's extra_body)
     spec["model"] = entry.id
     await add_loras(spec, req.loras, entry, request)
     shape = apply_shape(entry, spec, req.size or None, req.aspect_ratio, req.resolution)

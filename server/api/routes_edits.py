@@ -10,11 +10,10 @@ rounded down to the model's frame rule). A source with sound keeps it on the out
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode, ModelEntry
@@ -25,8 +24,8 @@ from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
+from server.api.requests import VideoEditRequest
 from server.api.routes_create import _check_prompt, _submit
-from server.api.schemas import MAX_N, CommonFields
 from server.api.submit import Draft, apply_shape, map_seconds, map_size, pick_model, request_hash
 from server.api.uploads import ImageUpload
 from server.api.video_inputs import (
@@ -45,34 +44,6 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["create"])
-
-
-class VideoEditRequest(CommonFields):
-    """The fields of both video-to-video routes besides the files (``video``, ``mask``,
-    ``reference_images``, ``audio``). Size: ``size`` "WxH" or ``width``/``height``; unset, the model's
-    default size in the source's orientation."""
-
-    prompt: str = Field(default="", max_length=20_000)
-    model: str | None = Field(default=None, max_length=200)
-    negative_prompt: str | None = Field(default=None, max_length=20_000)
-    size: str | None = Field(default=None, max_length=32)
-    aspect_ratio: str | None = Field(default=None, max_length=8, description="16:9, 9:16, 1:1, 4:3, 3:4 or 21:9: "
-                                     "the model's nearest valid size (not with size/width/height)")
-    resolution: str | None = Field(default=None, max_length=8, description="480p, 720p or 1080p where the model "
-                                   "has it (GET /v1/models lists its shapes)")
-    width: int | None = Field(default=None, ge=1, le=8192)
-    height: int | None = Field(default=None, ge=1, le=8192)
-    num_frames: int | None = Field(default=None, ge=1, le=2048)
-    seconds: float | str | None = None
-    fps: int | None = Field(default=None, ge=1, le=120)
-    steps: int | None = Field(default=None, ge=1, le=200)
-    guidance_scale: float | None = Field(default=None, ge=0, le=30)
-    flow_shift: float | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    n: int = Field(default=1, ge=1, le=MAX_N)
-    image_fit: Literal["cover", "contain"] = "cover"
-    speed: Literal["exact", "fast", "fastest"] = "exact"
-    keep_audio: bool = Field(default=True, description="mux the source's sound onto the output")
 
 
 @router.post("/v1/videos/edits", status_code=202,
@@ -109,8 +80,7 @@ async def _video_to_video(endpoint: str, request: Request, service: JobService, 
     _check_prompt(req.prompt, settings)
     source = uploaded if uploaded is not None else await _finished_source(request, service, key, video_id)
 
-    spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "guidance_scale", "seed",
-                                                   "image_fit", "speed", "flow_shift"}, exclude_none=True)
+    spec = req.generation_fields()  # width/height/fps/num_frames set below, from the source
     spec["model"] = entry.id
     shape = None
     if req.aspect_ratio is not None or req.resolution is not None:  # the shape picked once, as on create

@@ -25,7 +25,8 @@ from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
-from server.api.schemas import CommonFields, render_video
+from server.api.render import render_video
+from server.api.requests import RepostRequest
 from server.api.submit import request_hash
 from server.jobs.errors import JobNotReady
 from server.jobs.models import REPOST_SOURCE, Job, JobState
@@ -34,10 +35,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["post"])
 
 POLL_AFTER_MS = "1000"
-
-
-class RepostRequest(CommonFields):
-    """Body: ``post`` (required: interpolate / upscale / export) plus metadata, priority, webhook_url."""
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -19,7 +19,8 @@ from server.api.auth import ApiKey, is_admin
 from server.api.body import RequestBody, parse, read_body, read_image
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
-from server.api.studio_schemas import ProjectCreate, ProjectFields, ShotFields, render_project, render_shot
+from server.api.render.studio import render_project, render_shot
+from server.api.requests import ProjectCreate, ProjectFields, ShotFields
 from server.api.uploads import ImageUpload
 from server.settings import Settings
 from server.studio.models import Project, Shot, ShotStatus

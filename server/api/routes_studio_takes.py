@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from fastapi import Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -21,16 +20,10 @@ from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
+from server.api.render.studio import render_handoff, render_review, render_shot, render_take
+from server.api.requests import ReviewRequest, TakesRequest
 from server.api.routes_create import _check_prompt, _submit
 from server.api.routes_studio import Studio, router
-from server.api.studio_schemas import (
-    ReviewRequest,
-    TakesRequest,
-    render_handoff,
-    render_review,
-    render_shot,
-    render_take,
-)
 from server.api.submit import Draft, apply_shape, map_seconds, pick_model, request_hash
 from server.api.uploads import ImageUpload, check_image
 from server.settings import Settings
@@ -82,8 +75,7 @@ async def create_takes(shot_id: str, request: Request, studio: Studio, service: 
         raise InvalidRequest(f"model={entry.id!r}: does not serve {mode.value}, which this shot needs (it has "
                              f"{'a keyframe' if first else 'no keyframe'}); models here that do: "
                              f"{', '.join(served) or 'none'}", "model")
-    spec: dict[str, Any] = req.model_dump(include={"steps", "num_frames", "guidance_scale", "negative_prompt",
-                                                   "image_fit", "speed", "seed"}, exclude_none=True)
+    spec = req.generation_fields()
     spec |= {"model": entry.id, "prompt": prompt}
     shape = apply_shape(entry, spec, None, project.aspect_ratio, project.resolution)
     seconds = req.seconds if req.seconds is not None else (shot.duration if req.num_frames is None else None)

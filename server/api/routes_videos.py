@@ -15,7 +15,7 @@ from server.api.auth import ApiKey, is_admin
 from server.api.deps import Service
 from server.api.errors import InvalidRequest
 from server.api.naming import download_name
-from server.api.schemas import render_video
+from server.api.render import render_video
 from server.jobs.errors import JobNotReady
 from server.jobs.events import TERMINAL_EVENTS
 from server.jobs.models import JobState

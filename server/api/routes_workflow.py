@@ -17,13 +17,12 @@ from server.api.body import parse, read_body, read_image
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
+from server.api.render import render_video
+from server.api.requests import ExtendRequest, RemixRequest
 from server.api.routes_create import _check_prompt, _submit
-from server.api.schemas import render_video
 from server.api.submit import Draft, map_seconds, pick_model, request_hash
 from server.api.uploads import ImageUpload
 from server.api.workflow import (
-    ExtendRequest,
-    RemixRequest,
     add_loras,
     check_can_extend,
     copy_inputs,
@@ -116,8 +115,7 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
     frames = req.num_frames
     if frames is None:
         frames = map_seconds(entry, req.seconds, src.fps) if req.seconds is not None else entry.defaults.num_frames
-    spec: dict[str, Any] = req.model_dump(include={"prompt", "negative_prompt", "steps", "guidance_scale",
-                                                   "guidance_scale_2", "seed", "image_fit"}, exclude_none=True)
+    spec = req.generation_fields()
     spec |= {"model": entry.id, "width": width, "height": height, "num_frames": frames, "fps": src.fps}
     await add_loras(spec, req.loras, entry, request)
     # The video rides along as an input file: each take keeps its own copy of what it extends.

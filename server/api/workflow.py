@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.audio_spec import AudioRequest
@@ -19,7 +19,7 @@ from pipelines.core.loras import LoraLibrary, LoraRequest, resolve_loras
 from pipelines.stitch import SourceVideo, fit_size, inspect_source
 from server.api.body import RequestBody
 from server.api.errors import InvalidRequest, PayloadTooLarge
-from server.api.schemas import MAX_N, CommonFields
+from server.api.requests import RemixRequest
 from server.api.submit import REFERENCE_PREFIX
 from server.api.uploads import ImageUpload
 from server.jobs.errors import JobNotReady
@@ -29,38 +29,6 @@ from server.jobs.service import JobService
 log = logging.getLogger(__name__)
 
 _PATH_FIELDS = ("image", "last_image", "extend_video", "video", "mask")
-
-
-class ExtendRequest(CommonFields):
-    """`POST /v1/videos/extensions` (OpenAI ``videos.extend``) and `POST /v1/videos/{id}/extend`.
-    ``seconds`` / ``num_frames`` give the length of the new segment; the result is the whole clip."""
-
-    prompt: str = Field(default="", max_length=20_000)
-    model: str | None = Field(default=None, max_length=200)
-    seconds: float | None = Field(default=None, gt=0, le=600)
-    num_frames: int | None = Field(default=None, ge=1, le=2048)
-    negative_prompt: str | None = Field(default=None, max_length=20_000)
-    steps: int | None = Field(default=None, ge=1, le=200)
-    guidance_scale: float | None = Field(default=None, ge=0, le=30)
-    guidance_scale_2: float | None = Field(default=None, ge=0, le=30)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    n: int = Field(default=1, ge=1, le=MAX_N)
-    image_fit: str = Field(default="cover", pattern="^(cover|contain)$")
-    video: dict[str, Any] | None = None   # {"id": ...}; multipart sends `video[id]` or a file `video`
-    last_image: str | None = None         # end image: first+last-frame continuation
-
-
-class RemixRequest(CommonFields):
-    """`POST /v1/videos/{id}/remix` (OpenAI ``videos.remix``): a new prompt over the same spec."""
-
-    prompt: str = Field(max_length=20_000)
-    model: str | None = Field(default=None, max_length=200)
-    negative_prompt: str | None = Field(default=None, max_length=20_000)
-    steps: int | None = Field(default=None, ge=1, le=200)
-    guidance_scale: float | None = Field(default=None, ge=0, le=30)
-    guidance_scale_2: float | None = Field(default=None, ge=0, le=30)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    n: int = Field(default=1, ge=1, le=MAX_N)
 
 
 def library(request: Request) -> LoraLibrary:
@@ -196,16 +164,13 @@ def remix_spec(parent: Job, req: RemixRequest, entry: ModelEntry) -> dict[str, A
     size, frames, fps and seed but takes its own defaults for steps and guidance unless given."""
     spec = {k: v for k, v in parent.spec.items()
             if k not in (*_PATH_FIELDS, "reference_images", "pipeline_class", "mode")}
-    spec["prompt"] = req.prompt
     if entry.id != parent.model:
         # ... and its own soundtrack defaults (a video-only model takes no audio fields; an audio one makes audio)
         for key in ("steps", "guidance_scale", "guidance_scale_2", "negative_prompt", "loras", "flow_shift",
                     "decode_timestep", "decode_noise_scale", "image_cond_noise_scale", *AudioRequest.model_fields):
             spec.pop(key, None)
         spec["model"] = entry.id
-    given = req.model_dump(include={"negative_prompt", "steps", "guidance_scale", "guidance_scale_2", "seed"},
-                           exclude_none=True)
-    spec.update(given)
+    spec.update(req.generation_fields())
     if not spec.get("loras"):
         spec.pop("loras", None)
     return spec
