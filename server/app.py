@@ -32,7 +32,7 @@ from server.api import (
     routes_workflow,
     security,
 )
-from server.api.render import render_video
+from server.api.delivery import FinishedDelivery
 from server.api.submit import PresentWeights
 from server.engine.base import Engine
 from server.jobs.service import JobService
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         the_engine = engine or make_engine(settings)
         service = JobService(
-            data_dir=settings.data_dir, engine=the_engine, catalog=app.state.catalog, render=render_video,
+            data_dir=settings.data_dir, engine=the_engine, catalog=app.state.catalog,
             queue_max=settings.queue_max, queue_max_per_key=settings.queue_max_per_key,
             retention_s=settings.retention_hours * 3600, cleanup_interval_s=settings.cleanup_interval_s,
             memory_limit_bytes=settings.memory_limit_bytes, context_parallel=settings.context_parallel,
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                    policy=WebhookPolicy(settings.webhook_allow_hosts,
                                                         settings.webhook_allow_only_listed)),
         )
+        service.on_finished(FinishedDelivery(service.events, service.webhooks))
         app.state.jobs = service
         # The studio's records live in the same database file as the jobs (its own tables).
         studio = StudioService(StudioStore(service.store.path), service, settings.data_dir / "studio")

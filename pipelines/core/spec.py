@@ -126,6 +126,14 @@ class ResolvedSpec(ResolvedAudio):
         return self.num_frames / self.fps
 
 
+def check_seed(seed: int) -> int:
+    """``seed`` when it is in range, else InvalidSpec naming it (the takes of one request share a
+    resolved spec and differ in their seeds)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
+    return seed
+
+
 def frames_for_seconds(entry: ModelEntry, seconds: float, fps: int | None = None) -> int:
     """The nearest frame count the model accepts for a duration (rounded up to the rule)."""
     rate = fps or entry.defaults.fps

@@ -11,13 +11,14 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipelines import resolve
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.errors import InvalidSpec, ModelUnavailable
 from pipelines.core.shapes import Shape, fit_report, pick_shape
-from pipelines.core.spec import GenerationSpec, ImageFit, frames_for_seconds
+from pipelines.core.spec import GenerationSpec, ImageFit, ResolvedSpec, check_seed, frames_for_seconds
 from pipelines.weights import WeightsLocator
 from server.api.audio import Soundtrack, with_audio
 from server.api.errors import InvalidRequest
@@ -169,50 +170,79 @@ def map_seconds(entry: ModelEntry, seconds: str | float, fps: int | None) -> int
 
 
 def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
-    """Save images and resolve the spec once per take; any failure removes what was written."""
+    """Save each take's inputs under its folder and resolve the spec once, on the first take (the
+    one place a spec's files on disk are checked); the other takes are the same spec with their own
+    seed and their own copies of the inputs. Any failure removes what was written."""
     base_seed = draft.spec.get("seed")
     if base_seed is None:
         base_seed = draft.seeds[0] if draft.seeds else secrets.randbelow(2**32)
-    group_id = f"group_{uuid.uuid4().hex[:16]}" if draft.n > 1 else None
-    now = time.time()
+    seeds = [draft.seeds[i] if draft.seeds else base_seed + i for i in range(draft.n)]
+    takes = _Takes(draft, base_seed, f"group_{uuid.uuid4().hex[:16]}" if draft.n > 1 else None, time.time())
+    folders: list[Path] = []
     jobs: list[Job] = []
     try:
-        for i in range(draft.n):
+        first: ResolvedSpec | None = None
+        for i, seed in enumerate(seeds):
             job_id = f"video_{uuid.uuid4().hex}"
-            folder = service.new_dir(job_id)
-            paths: dict[str, Any] = {name: img.save(folder / "inputs") for name, img in draft.images.items()}
-            refs = [paths.pop(k) for k in sorted(paths) if k.startswith(REFERENCE_PREFIX)]
-            if refs:
-                paths["reference_images"] = refs
-            seed = draft.seeds[i] if draft.seeds else base_seed + i
-            fields = {**draft.spec, "mode": draft.mode, "seed": seed, **paths}
-            resolved = resolve(GenerationSpec(**fields), service.catalog)
-            post = draft.post
-            inputs = {k: v.sha256 for k, v in sorted(draft.images.items())}
-            if draft.audio is not None:
-                if draft.audio.mode == "mix" and not resolved.generate_audio:
-                    raise InvalidSpec("audio_mode", "mix", f"{resolved.model} generates no audio here to mix under; "
-                                      "accepted: 'replace'")
-                post = with_audio(post, str(draft.audio.upload.save(folder / "inputs")), draft.audio)
-                inputs["audio"] = draft.audio.upload.sha256
-            warnings = fit_warnings({k: v for k, v in draft.images.items() if k in ("image", "last_image")},
-                                    resolved.width, resolved.height, resolved.image_fit)
-            seconds = draft.seconds or f"{resolved.num_frames / resolved.fps:.2f}".rstrip("0").rstrip(".")
-            jobs.append(Job(
-                id=job_id, seq=0, state=JobState.QUEUED, model=resolved.model,
-                spec=resolved.model_dump(mode="json"), created_at=now, priority=draft.priority,
-                seconds=seconds, metadata=draft.metadata, key_id=key_id, group_id=group_id,
-                webhook_url=draft.webhook_url, post=post, parent_id=draft.parent_id,
-                relation=draft.relation,
-                workflow={**draft.workflow, "take": i + 1, "takes": draft.n, "base_seed": base_seed,
-                          "inputs": inputs, **({"warnings": warnings} if warnings else {})},
-            ))
+            folders.append(service.new_dir(job_id))
+            paths = _save_inputs(draft.images, folders[-1] / "inputs")
+            if first is None:
+                first = resolve(GenerationSpec(**{**draft.spec, "mode": draft.mode, "seed": seed, **paths}),
+                                service.catalog)
+                _check_soundtrack(draft, first)
+                spec = first
+            else:
+                check_seed(seed)
+                spec = first.model_copy(update={"seed": seed, **paths})
+            jobs.append(takes.job(job_id, i, spec, folders[-1], key_id))
             if i == 0:
-                service.admit(resolved)
+                service.admit(spec)
     except BaseException:
-        for job in jobs:
-            shutil.rmtree(service.jobs_dir / job.id, ignore_errors=True)
-        if not jobs or jobs[-1].id != job_id:
-            shutil.rmtree(service.jobs_dir / job_id, ignore_errors=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     return jobs
+
+
+def _save_inputs(images: dict[str, ImageUpload], folder: Path) -> dict[str, Any]:
+    """The take's own copies of the inputs, as spec fields (reference images as one tuple)."""
+    paths: dict[str, Any] = {name: img.save(folder) for name, img in images.items()}
+    refs = tuple(paths.pop(k) for k in sorted(paths) if k.startswith(REFERENCE_PREFIX))
+    if refs:
+        paths["reference_images"] = refs
+    return paths
+
+
+def _check_soundtrack(draft: Draft, spec: ResolvedSpec) -> None:
+    if draft.audio is not None and draft.audio.mode == "mix" and not spec.generate_audio:
+        raise InvalidSpec("audio_mode", "mix", f"{spec.model} generates no audio here to mix under; "
+                          "accepted: 'replace'")
+
+
+@dataclass(frozen=True)
+class _Takes:
+    """What the n job records of one draft share."""
+
+    draft: Draft
+    base_seed: int
+    group_id: str | None
+    created_at: float
+
+    def job(self, job_id: str, i: int, spec: ResolvedSpec, folder: Path, key_id: str) -> Job:
+        draft = self.draft
+        post = draft.post
+        inputs = {k: v.sha256 for k, v in sorted(draft.images.items())}
+        if draft.audio is not None:
+            post = with_audio(post, str(draft.audio.upload.save(folder / "inputs")), draft.audio)
+            inputs["audio"] = draft.audio.upload.sha256
+        warnings = fit_warnings({k: v for k, v in draft.images.items() if k in ("image", "last_image")},
+                                spec.width, spec.height, spec.image_fit)
+        seconds = draft.seconds or f"{spec.num_frames / spec.fps:.2f}".rstrip("0").rstrip(".")
+        return Job(
+            id=job_id, seq=0, state=JobState.QUEUED, model=spec.model, spec=spec.model_dump(mode="json"),
+            created_at=self.created_at, priority=draft.priority, seconds=seconds, metadata=draft.metadata,
+            key_id=key_id, group_id=self.group_id, webhook_url=draft.webhook_url, post=post,
+            parent_id=draft.parent_id, relation=draft.relation,
+            workflow={**draft.workflow, "take": i + 1, "takes": draft.n, "base_seed": self.base_seed,
+                      "inputs": inputs, **({"warnings": warnings} if warnings else {})},
+        )

@@ -2,7 +2,8 @@
 
 Engine events become job progress (persisted at most once a second per job, and on every stage
 change), SSE events and metrics; a retryable failure (a crashed worker) is requeued once; every
-terminal state is written, published and sent to the job's webhook from one place: ``finish``.
+terminal state is written and announced (``JobFinished``, to the subscribers: the API renders it for
+the SSE stream and the webhook) from one place: ``finish``.
 """
 
 from __future__ import annotations
@@ -12,25 +13,22 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from server.engine.base import Engine, EngineError, EngineEvent, EventType, WorkItem, WorkResult
-from server.jobs.events import JobEvents
+from server.jobs.events import FinishedListener, JobEvents, JobFinished
 from server.jobs.metrics import JobMetrics
 from server.jobs.models import MAX_ATTEMPTS, REPOST_SOURCE, Job, JobState
 from server.jobs.progress import POST_SPAN, REPOST_SPAN, JobProgress
 from server.jobs.provenance import lora_key, workflow_record
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
-from server.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
-Render = Callable[[Job], dict[str, Any]]
 
 
 class JobDispatcher:
@@ -41,13 +39,12 @@ class JobDispatcher:
         engine: Engine,
         events: JobEvents,
         metrics: JobMetrics,
-        webhooks: WebhookSender,
-        render: Render,
         outputs_dir: Path,
         retention_s: float,
     ) -> None:
         self.store, self.queue, self.engine = store, queue, engine
-        self.events, self.metrics, self.webhooks, self.render = events, metrics, webhooks, render
+        self.events, self.metrics = events, metrics
+        self._finished: list[FinishedListener] = []
         self.outputs_dir = outputs_dir
         self.retention_s = retention_s
         self.live: dict[str, JobProgress] = {}
@@ -91,6 +88,10 @@ class JobDispatcher:
         await asyncio.to_thread(self._progress_writer.shutdown, wait=True)  # queued progress lands first
         self._progress_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-progress")
         self._loop = None
+
+    def on_finished(self, listener: FinishedListener) -> None:
+        """Call ``listener`` with every terminal state, in the order ``finish`` writes them."""
+        self._finished.append(listener)
 
     def wake(self) -> None:
         self._wake.set()
@@ -301,10 +302,12 @@ class JobDispatcher:
         self.metrics.outcomes.labels(state.value, error_code or "", job.model).inc()
         level = logging.INFO if state is JobState.COMPLETED else logging.WARNING
         log.log(level, "job %s: %s%s", job_id, state.value, f" ({error_code}: {error_message})" if error_code else "")
-        payload = self.render(job)
-        self.events.publish(job_id, state.value, payload)
-        if job.webhook_url:
-            self.webhooks.send(job.webhook_url, job_id, payload)
+        event = JobFinished(job)
+        for listener in self._finished:
+            try:
+                listener(event)
+            except Exception:  # the outcome is written; a listener's failure must not undo it
+                log.exception("job %s: a finished-job listener failed", job_id)
         return job
 
     def _loaded_lora_sets(self) -> set[str]:

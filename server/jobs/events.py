@@ -1,15 +1,23 @@
-"""``JobEvents``: fan-out of job events to live subscribers (the SSE streams).
+"""``JobEvents``: fan-out of job events to live subscribers (the SSE streams); ``JobFinished``: the
+typed event the dispatcher publishes when a job reaches a terminal state.
 
 Each subscriber has its own bounded queue; a subscriber that stops reading loses its oldest
 events rather than slowing the dispatcher (progress events supersede each other anyway).
+
+The job layer does not know what a client is shown for a finished job: the API subscribes to
+``JobFinished`` (``server.api.delivery``) and renders the terminal SSE event and the webhook body, so
+the arrows point one way, api -> jobs -> engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from server.jobs.models import Job
 
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 
@@ -19,6 +27,16 @@ class JobEvent:
     job_id: str
     name: str  # queued | started | stage | progress | completed | failed | cancelled
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """A job was completed, failed or cancelled; ``job`` is its record as stored."""
+
+    job: Job
+
+
+FinishedListener = Callable[[JobFinished], None]
 
 
 class JobEvents:

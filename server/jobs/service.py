@@ -15,9 +15,9 @@ from pipelines.core.memory import plan_memory
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families import check_sequence_split
 from server.engine.base import Engine
-from server.jobs.dispatcher import JobDispatcher, Render
+from server.jobs.dispatcher import JobDispatcher
 from server.jobs.errors import AdmissionRefused, JobNotFound
-from server.jobs.events import JobEvents
+from server.jobs.events import FinishedListener, JobEvents
 from server.jobs.metrics import JobMetrics
 from server.jobs.models import MAX_ATTEMPTS, Job, JobState
 from server.jobs.provenance import lora_key
@@ -38,7 +38,6 @@ class JobService:
         data_dir: Path,
         engine: Engine,
         catalog: Catalog,
-        render: Render,
         queue_max: int,
         queue_max_per_key: int,
         retention_s: float,
@@ -60,11 +59,15 @@ class JobService:
         self.memory_limit_bytes = memory_limit_bytes
         self.context_parallel = context_parallel  # GPUs per job on every worker (settings)
         self.cleanup_interval_s = cleanup_interval_s
-        self.dispatcher = JobDispatcher(self.store, self.queue, engine, self.events, self.metrics, webhooks,
-                                        render, self.jobs_dir, retention_s)
+        self.dispatcher = JobDispatcher(self.store, self.queue, engine, self.events, self.metrics, self.jobs_dir,
+                                        retention_s)
         self._cleanup_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ---
+
+    def on_finished(self, listener: FinishedListener) -> None:
+        """Subscribe to every terminal state (before ``start``: recovery may finish jobs)."""
+        self.dispatcher.on_finished(listener)
 
     async def start(self) -> None:
         self.recover()

@@ -94,13 +94,12 @@ def test_progress_is_written_behind_the_event_loop_and_never_over_a_finished_job
     from server.jobs.events import JobEvents
     from server.jobs.metrics import JobMetrics
     from server.jobs.progress import JobProgress
-    from server.jobs.webhooks import WebhookSender
 
     store = JobStore(tmp_path / "jobs.sqlite3")
     store.create([_job("p")])
     store.update("p", state=JobState.IN_PROGRESS, attempts=1)
     d = JobDispatcher(store, JobQueue(8, 8), InProcessEngine(tmp_path, {}, "cpu", None, []), JobEvents(),
-                      JobMetrics(), WebhookSender(""), lambda job: {}, tmp_path, 3600.0)
+                      JobMetrics(), tmp_path, 3600.0)
     d.live["p"] = JobProgress("tiny-ltx-video", attempt=1)
 
     def drain() -> None:
