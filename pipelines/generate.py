@@ -19,11 +19,11 @@ from pipelines.core.loras import apply_loras
 from pipelines.core.memory import MemoryStrategy, plan_memory
 from pipelines.core.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
 from pipelines.families import adapter_for, check_sequence_split, default_catalog
-from pipelines.families.base import FlowStage
+from pipelines.families.base import FamilyAdapter, FlowStage
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
 from pipelines.parallel import ContextParallel
 from pipelines.result import VideoResult
-from pipelines.weights import WeightsLocator
+from pipelines.weights import WeightsLocation, WeightsLocator
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,23 @@ class VideoGenerator:
         on_stage: OnStage | None = None,
     ) -> VideoResult:
         # Validate everything (spec rules, images, weights on disk) before loading anything.
+        job = self._prepare(spec, should_stop, on_stage)
+        t_start = time.perf_counter()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        rs = job.rs
+        try:
+            pipe, speed, strategy = self._load(job)
+            run = self._denoise(job, pipe, speed, strategy, on_step)
+        except torch.OutOfMemoryError as exc:
+            self.cache.evict(rs.model)
+            raise OutOfMemory(f"out of GPU memory running {rs.model} at {rs.width}x{rs.height}x"
+                              f"{rs.num_frames}: {exc}") from exc
+        return self._result(job, pipe, run, t_start)
+
+    def _prepare(self, spec: GenerationSpec | ResolvedSpec, should_stop: ShouldStop | None,
+                 on_stage: OnStage | None) -> _Job:
+        """The resolved spec, its model's adapter and weights, and the stop check every rank agrees on."""
         rs = spec if isinstance(spec, ResolvedSpec) else resolve(spec, self.catalog)
         entry = self.catalog.get(rs.model)
         assert entry is not None  # resolve() checked it
@@ -112,95 +129,105 @@ class VideoGenerator:
 
             check_sequence_split(entry, rs, self.context_parallel.degree)
             stop = agreed(stop, self.device)  # every rank leaves the loop at the same step
-        stage = on_stage or (lambda name: None)
         if stop():
             raise GenerationCancelled(0, rs.steps)
+        return _Job(rs, entry, family, location, stop, on_stage or (lambda name: None))
 
-        timings: dict[str, float] = {}
-        t_start = time.perf_counter()
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
+    def _load(self, job: _Job) -> tuple[Any, SpeedLevel, MemoryStrategy]:
+        """The pipeline, loaded with the planned memory strategy, its LoRAs and its speed level."""
+        rs, entry = job.rs, job.entry
+        plan, strategy = self.memory_plan(rs)
+        if not self.cache.is_resident(entry.id, job.location, strategy):
+            job.stage("loading")
+        pipe, job.timings["load_s"] = self.cache.get(entry, job.location, rs.mode, strategy)
+        t_lora = time.perf_counter()
+        if apply_loras(pipe, rs.loras):  # between jobs: adapters switch, the base model stays loaded
+            job.timings["lora_s"] = time.perf_counter() - t_lora
+        from pipelines.speed import set_speed_level
+
+        speed = self._speed_for(rs)
+        job.optimizations = self.cache.record(entry.id) | {
+            "speed": set_speed_level(pipe, entry, speed, rs.steps)
+            | ({"requested": rs.speed.value} if speed is not rs.speed else {}),
+            "memory_plan": {"strategy": strategy.value, "estimate_bytes": plan.estimate.total_bytes,
+                            "budget_bytes": self.budget_bytes(), "fits": plan.fits},
+        }
+        return pipe, speed, strategy
+
+    def _denoise(self, job: _Job, pipe: Any, speed: SpeedLevel, strategy: MemoryStrategy,
+                 on_step: OnStep | None) -> _Denoised:
+        """Text encoding, then the flow's pipeline calls (one, or several for a multi-stage flow)."""
+        rs, entry, family, stage = job.rs, job.entry, job.family, job.stage
+        first = load_fitted(rs.image, rs.width, rs.height, rs.image_fit) if rs.image else None
+        last = load_fitted(rs.last_image, rs.width, rs.height, rs.image_fit) if rs.last_image else None
+        stage("text_encoding")
+        t0 = self._now()
+        with torch.inference_mode():
+            embeds = family.encode_text(entry, pipe, rs, self.device)
+        job.timings["text_encode_s"] = self._now() - t0
+
+        flow = family.flow(entry, rs)  # one pass, or a multi-stage flow (LTX-2 quality final)
+        run = _Denoised(flow, _FlowProgress(sum(s.steps for s in flow), flow[-1] if flow[-1].steps else None))
+        on_step_end = self._step_callback(job, run, on_step)
+        from pipelines.flow_shift import apply_flow_shift
+
+        job.optimizations["scheduler"] = apply_flow_shift(pipe, entry, rs)  # every call: no job inherits another's
+        kwargs = family.call_kwargs(entry, rs, first, last) | embeds
+        if entry.defaults.timesteps is not None and "timesteps" not in kwargs:
+            log.warning("%s: steps=%d is not the %d steps of its published schedule; running the pipeline's "
+                        "default schedule", entry.id, rs.steps, len(entry.defaults.timesteps))
+        run.cfg_hooks = self._arm_cfg_batch(pipe, entry, speed, strategy, embeds)
+        generator = torch.Generator("cpu").manual_seed(rs.seed)
+        stage("denoising")
+        run.t_call = self._now()
+        run.audio_stage = AudioDecodeStage(pipe, lambda: stage("audio_decoding"), self._now)
+
+        def call(pipeline: Any, step: FlowStage, **kw: Any) -> Any:
+            if step != flow[0]:  # the first stage was announced above
+                stage(step.name)
+            run.progress.start(step)
+            t_stage = self._now()
+            result = family.call_pipeline(pipeline, on_step_end if step.steps else None,
+                                          {"generator": generator, **kw})
+            run.progress.finish(step, self._now() - t_stage)
+            return result
+
         try:
-            plan, strategy = self.memory_plan(rs)
-            if not self.cache.is_resident(entry.id, location, strategy):
-                stage("loading")
-            pipe, timings["load_s"] = self.cache.get(entry, location, rs.mode, strategy)
-            t_lora = time.perf_counter()
-            if apply_loras(pipe, rs.loras):  # between jobs: adapters switch, the base model stays loaded
-                timings["lora_s"] = time.perf_counter() - t_lora
-            from pipelines.speed import set_speed_level
+            with torch.inference_mode(), run.audio_stage:
+                run.out = family.run(entry, pipe, rs, kwargs, call, job.location.path)
+        finally:
+            run.batched = sum(h.batched_calls for h in run.cfg_hooks)
+            for hook in run.cfg_hooks:
+                hook.arm(None, None)  # never leave embeddings armed for someone else's call
+        run.t_end = self._now()
+        return run
 
-            speed = self._speed_for(rs)
-            optimizations = self.cache.record(entry.id) | {
-                "speed": set_speed_level(pipe, entry, speed, rs.steps)
-                | ({"requested": rs.speed.value} if speed is not rs.speed else {}),
-                "memory_plan": {"strategy": strategy.value, "estimate_bytes": plan.estimate.total_bytes,
-                                "budget_bytes": self.budget_bytes(), "fits": plan.fits},
-            }
-            first = load_fitted(rs.image, rs.width, rs.height, rs.image_fit) if rs.image else None
-            last = load_fitted(rs.last_image, rs.width, rs.height, rs.image_fit) if rs.last_image else None
+    def _step_callback(self, job: _Job, run: _Denoised, on_step: OnStep | None) -> Callable[..., dict[str, Any]]:
+        """diffusers' ``callback_on_step_end``: progress over the whole flow, decoding announced after the
+        last step, and the stop check."""
+        progress = run.progress
 
-            stage("text_encoding")
-            t0 = self._now()
-            with torch.inference_mode():
-                embeds = family.encode_text(entry, pipe, rs, self.device)
-            timings["text_encode_s"] = self._now() - t0
+        def on_step_end(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
+            run.marks.append(self._now())
+            this = int(getattr(p, "num_timesteps", 0) or progress.current.steps)
+            done, total = progress.done + i + 1, progress.total - progress.current.steps + this
+            if on_step is not None:
+                on_step(done, total)
+            if i + 1 == this and progress.current == progress.last:
+                job.stage("decoding")
+            if job.stop():
+                # Raising aborts the diffusers loop at once; per-call state is reset next call.
+                raise GenerationCancelled(done, total)
+            return kw
 
-            marks: list[float] = []
-            flow = family.flow(entry, rs)  # one pass, or a multi-stage flow (LTX-2 quality final)
-            progress = _FlowProgress(sum(s.steps for s in flow), flow[-1] if flow[-1].steps else None)
+        return on_step_end
 
-            def on_step_end(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
-                marks.append(self._now())
-                this = int(getattr(p, "num_timesteps", 0) or progress.current.steps)
-                done, total = progress.done + i + 1, progress.total - progress.current.steps + this
-                if on_step is not None:
-                    on_step(done, total)
-                if i + 1 == this and progress.current == progress.last:
-                    stage("decoding")
-                if stop():
-                    # Raising aborts the diffusers loop at once; per-call state is reset next call.
-                    raise GenerationCancelled(done, total)
-                return kw
-
-            from pipelines.flow_shift import apply_flow_shift
-
-            optimizations["scheduler"] = apply_flow_shift(pipe, entry, rs)  # every call: no job inherits another's
-            kwargs = family.call_kwargs(entry, rs, first, last) | embeds
-            if entry.defaults.timesteps is not None and "timesteps" not in kwargs:
-                log.warning("%s: steps=%d is not the %d steps of its published schedule; running the pipeline's "
-                            "default schedule", entry.id, rs.steps, len(entry.defaults.timesteps))
-            cfg_hooks = self._arm_cfg_batch(pipe, entry, speed, strategy, embeds)
-            generator = torch.Generator("cpu").manual_seed(rs.seed)
-            stage("denoising")
-            t_call = self._now()
-            audio_stage = AudioDecodeStage(pipe, lambda: stage("audio_decoding"), self._now)
-
-            def call(pipeline: Any, step: FlowStage, **kw: Any) -> Any:
-                if step != flow[0]:  # the first stage was announced above
-                    stage(step.name)
-                progress.start(step)
-                t_stage = self._now()
-                result = family.call_pipeline(pipeline, on_step_end if step.steps else None,
-                                              {"generator": generator, **kw})
-                progress.finish(step, self._now() - t_stage)
-                return result
-
-            try:
-                with torch.inference_mode(), audio_stage:
-                    out = family.run(entry, pipe, rs, kwargs, call, location.path)
-            finally:
-                batched = sum(h.batched_calls for h in cfg_hooks)
-                for hook in cfg_hooks:
-                    hook.arm(None, None)  # never leave embeddings armed for someone else's call
-            t_end = self._now()
-        except torch.OutOfMemoryError as exc:
-            self.cache.evict(rs.model)
-            raise OutOfMemory(f"out of GPU memory running {rs.model} at {rs.width}x{rs.height}x"
-                              f"{rs.num_frames}: {exc}") from exc
-
-        if cfg_hooks:
-            optimizations["cfg_batched_forwards"] = batched
+    def _result(self, job: _Job, pipe: Any, run: _Denoised, t_start: float) -> VideoResult:
+        """Timings, what ran, and the frames (stitched onto the extended video) with their audio."""
+        rs, entry, family, timings, optimizations = job.rs, job.entry, job.family, job.timings, job.optimizations
+        flow, progress, marks = run.flow, run.progress, run.marks
+        if run.cfg_hooks:
+            optimizations["cfg_batched_forwards"] = run.batched
         optimizations["flow"] = {"quality": rs.quality, "stages": [asdict(s) for s in flow]}
         optimizations |= family.run_record(entry, rs)
         timings |= {f"flow_{name}_s": seconds for name, seconds in progress.seconds.items() if len(flow) > 1}
@@ -208,14 +235,15 @@ class VideoGenerator:
             from pipelines.distill import schedule_record
 
             optimizations["schedule"] = schedule_record(entry, rs.steps, pipe)
-        last_step = marks[-1] if marks else t_call
-        timings["denoise_s"] = last_step - t_call
-        timings["decode_s"] = (audio_stage.started or t_end) - last_step
-        if audio_stage.seconds is not None:
-            timings["audio_decode_s"] = audio_stage.seconds
+        last_step = marks[-1] if marks else run.t_call
+        timings["denoise_s"] = last_step - run.t_call
+        assert run.audio_stage is not None
+        timings["decode_s"] = (run.audio_stage.started or run.t_end) - last_step
+        if run.audio_stage.seconds is not None:
+            timings["audio_decode_s"] = run.audio_stage.seconds
         timings["total_s"] = time.perf_counter() - t_start
-        steps = [b - a for a, b in zip([t_call, *marks[:-1]], marks, strict=True)]
-        media = family.media(out, entry)
+        steps = [b - a for a, b in zip([run.t_call, *marks[:-1]], marks, strict=True)]
+        media = family.media(run.out, entry)
         frames = family.requested_frames(entry, rs, media.frames)
         audio = media.audio if rs.generate_audio else None
         if rs.extend_video is not None:
@@ -227,7 +255,7 @@ class VideoGenerator:
         peak = int(torch.cuda.max_memory_allocated(self.device)) if self.device.type == "cuda" else None
         log.info("generated %s %s %dx%dx%d in %.2fs", rs.model, rs.mode.value, rs.width, rs.height,
                  rs.num_frames, timings["total_s"])
-        return VideoResult(frames, rs, location, str(self.device), str(self.dtype).removeprefix("torch."),
+        return VideoResult(frames, rs, job.location, str(self.device), str(self.dtype).removeprefix("torch."),
                            timings, steps, peak, optimizations, audio)
 
     def memory_plan(self, rs: ResolvedSpec) -> tuple[Any, MemoryStrategy]:
@@ -273,6 +301,35 @@ class VideoGenerator:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
+
+
+@dataclass
+class _Job:
+    """One ``generate`` call, decided before anything loads."""
+
+    rs: ResolvedSpec
+    entry: ModelEntry
+    family: FamilyAdapter
+    location: WeightsLocation
+    stop: ShouldStop
+    stage: OnStage
+    timings: dict[str, float] = field(default_factory=dict)
+    optimizations: dict[str, Any] = field(default_factory=dict)  # what ran (the sidecar's record)
+
+
+@dataclass
+class _Denoised:
+    """What the flow's pipeline calls left: their output, step times and the hooks that ran."""
+
+    flow: list[FlowStage]
+    progress: _FlowProgress
+    out: Any = None
+    marks: list[float] = field(default_factory=list)  # when each step ended
+    t_call: float = 0.0
+    t_end: float = 0.0
+    audio_stage: AudioDecodeStage | None = None
+    cfg_hooks: list[Any] = field(default_factory=list)
+    batched: int = 0
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from pipelines.core.catalog import Catalog
 from pipelines.core.loras import LoraLibrary
 from pipelines.demo import default_model
 from pipelines.families import default_catalog
@@ -98,23 +99,27 @@ def local_devices(settings: Settings) -> list[str] | None:
     return None
 
 
+def job_service(settings: Settings, engine: Engine, catalog: Catalog) -> JobService:
+    """The job layer as the settings describe it, its finished jobs delivered by the API (SSE, webhooks)."""
+    service = JobService(
+        data_dir=settings.data_dir, engine=engine, catalog=catalog,
+        queue_max=settings.queue_max, queue_max_per_key=settings.queue_max_per_key,
+        retention_s=settings.retention_hours * 3600, cleanup_interval_s=settings.cleanup_interval_s,
+        memory_limit_bytes=settings.memory_limit_bytes, context_parallel=settings.context_parallel,
+        webhooks=WebhookSender(settings.webhook_secret, settings.webhook_max_attempts, settings.webhook_timeout_s,
+                               policy=WebhookPolicy(settings.webhook_allow_hosts, settings.webhook_allow_only_listed)),
+    )
+    service.on_finished(FinishedDelivery(service.events, service.webhooks))
+    return service
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         the_engine = engine or make_engine(settings)
-        service = JobService(
-            data_dir=settings.data_dir, engine=the_engine, catalog=app.state.catalog,
-            queue_max=settings.queue_max, queue_max_per_key=settings.queue_max_per_key,
-            retention_s=settings.retention_hours * 3600, cleanup_interval_s=settings.cleanup_interval_s,
-            memory_limit_bytes=settings.memory_limit_bytes, context_parallel=settings.context_parallel,
-            webhooks=WebhookSender(settings.webhook_secret, settings.webhook_max_attempts,
-                                   settings.webhook_timeout_s,
-                                   policy=WebhookPolicy(settings.webhook_allow_hosts,
-                                                        settings.webhook_allow_only_listed)),
-        )
-        service.on_finished(FinishedDelivery(service.events, service.webhooks))
+        service = job_service(settings, the_engine, app.state.catalog)
         app.state.jobs = service
         # The studio's records live in the same database file as the jobs (its own tables).
         studio = StudioService(StudioStore(service.store.path), service, settings.data_dir / "studio")

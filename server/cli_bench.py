@@ -13,11 +13,33 @@ from server.cli_generate import parse_size
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks: pipeline, serving, post, report")
     bsub = p.add_subparsers(dest="bench_command", required=True)
+    _add_pipeline(bsub)
+    _add_context_parallel(bsub)
+    _add_serving(bsub)
+    _add_post(bsub)
+    rp = bsub.add_parser("report", help="markdown table comparing result JSON files")
+    rp.add_argument("files", nargs="+", type=Path)
+    rp.set_defaults(func=run_report)
+
+
+def _add_shape(p: argparse.ArgumentParser) -> None:
+    """The job a generation benchmark runs: model, size, frames, steps."""
+    p.add_argument("--model", required=True)
+    p.add_argument("--size", type=parse_size, help="WIDTHxHEIGHT (default: the model's)")
+    p.add_argument("--frames", type=int)
+    p.add_argument("--steps", type=int)
+
+
+def _add_where(p: argparse.ArgumentParser) -> None:
+    """Precision, weights and where the results go."""
+    p.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
+    p.add_argument("--weights-dir", type=Path)
+    p.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+
+
+def _add_pipeline(bsub: argparse._SubParsersAction) -> None:
     pl = bsub.add_parser("pipeline", help="per-stage times, memory, MFU; side by side with plain diffusers")
-    pl.add_argument("--model", required=True)
-    pl.add_argument("--size", type=parse_size, help="WIDTHxHEIGHT (default: the model's)")
-    pl.add_argument("--frames", type=int)
-    pl.add_argument("--steps", type=int)
+    _add_shape(pl)
     pl.add_argument("--runs", type=int, default=2, help="measured run pairs (after one warm-up)")
     pl.add_argument("--seed", type=int, default=0)
     pl.add_argument("--synthetic", action="store_true", help="real architecture, random weights, built on the GPU")
@@ -32,26 +54,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--fp8", choices=("auto", "layerwise", "torchao"), default="auto",
                     help="how fp8 weights are stored when the plan uses them (auto: torchao fp8 matmuls on Ada/Hopper)")
     pl.add_argument("--device")
-    pl.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
-    pl.add_argument("--weights-dir", type=Path)
-    pl.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+    _add_where(pl)
     pl.set_defaults(func=run_pipeline)
+
+
+def _add_context_parallel(bsub: argparse._SubParsersAction) -> None:
     cp = bsub.add_parser("context-parallel", help="one job on one device vs across N ranks (multi-GPU worker)")
-    cp.add_argument("--model", required=True)
     cp.add_argument("--gpus", type=int, default=2, dest="degree", help="ranks in the group (default 2)")
     cp.add_argument("--kind", choices=("ulysses", "ring"), default="ulysses")
-    cp.add_argument("--size", type=parse_size, help="WIDTHxHEIGHT (default: the model's)")
-    cp.add_argument("--frames", type=int)
-    cp.add_argument("--steps", type=int)
+    _add_shape(cp)
     cp.add_argument("--runs", type=int, default=2, help="timed runs per side (after one warm-up)")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--synthetic", action="store_true", help="real architecture, random weights, built on the GPU")
     cp.add_argument("--attention", help="attention backend (default: auto among those that can run the kind)")
     cp.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: gloo ranks (a wiring check)")
-    cp.add_argument("--dtype", choices=["bfloat16", "float16", "float32"])
-    cp.add_argument("--weights-dir", type=Path)
-    cp.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
+    _add_where(cp)
     cp.set_defaults(func=run_context_parallel)
+
+
+def _add_serving(bsub: argparse._SubParsersAction) -> None:
     sv = bsub.add_parser("serving", help="load a running server; latency split from the server's timestamps")
     sv.add_argument("--url", default="http://127.0.0.1:8000")
     mode = sv.add_mutually_exclusive_group()
@@ -65,6 +86,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     sv.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
     sv.set_defaults(func=run_serving)
+
+
+def _add_post(bsub: argparse._SubParsersAction) -> None:
     po = bsub.add_parser("post", help="post stage fps (interpolate, upscale, encode) at 480p/720p/1080p; "
                                       "encoding side by side with the ffmpeg CLI")
     po.add_argument("--resolutions", default="480p,720p,1080p", help="comma-separated: 480p,720p,1080p or WxH")
@@ -80,9 +104,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     po.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg command-line side")
     po.add_argument("--out", type=Path, help="results folder (default: benchmarks/results)")
     po.set_defaults(func=run_post)
-    rp = bsub.add_parser("report", help="markdown table comparing result JSON files")
-    rp.add_argument("files", nargs="+", type=Path)
-    rp.set_defaults(func=run_report)
 
 
 def run_pipeline(args: argparse.Namespace) -> int:

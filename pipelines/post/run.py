@@ -22,7 +22,7 @@ from pipelines.core.errors import GenerationCancelled
 from pipelines.post.export import EncodeSettings, encode_stream
 from pipelines.post.interpolate import NearestSynth, make_synth, retime, target_fps
 from pipelines.post.presets import PRESETS
-from pipelines.post.spec import PostSpec, UpscaleSpec, check_post, resolve_codec_container
+from pipelines.post.spec import ExportSpec, PostSpec, UpscaleSpec, check_post, resolve_codec_container
 from pipelines.post.timing import as_rate, output_count
 from pipelines.post.upscale import UpscalePlan, UpscaleStage
 
@@ -114,20 +114,49 @@ def run_post(
         n_frames = len(frames)
     fps_in = as_rate(fps)
     methods: dict[str, str] = {}
-    ex = spec.export
-
     source = _Timed(frames)
     first_size: list[tuple[int, int]] = []
+    timed = _retime(_note_size(source, first_size), fps_in, n_frames, spec, device, methods)
+    stream = timed.stream
+    up_spec = _effective_upscale(spec)
+    plans: list[UpscalePlan] = []
+    upscaled: _Timed | None = None
+    if up_spec is not None:
+        upscaled = _Timed(UpscaleStage(up_spec, spec.weights_dir, device).stream(stream, plans))
+        stream = upscaled
 
-    def note_size(it: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        for f in it:
-            if not first_size:
-                first_size.append((f.shape[1], f.shape[0]))
-            yield f
+    settings = _encode_settings(spec.export, timed.fps, n_frames, fps_in)
+    out_size: list[tuple[int, int]] = []
+    reported = _reported(stream, timed.total, should_stop, on_frame, on_progress)
+    encoded = encode_stream(_note_size(reported, out_size), Path(out_path), settings, total_frames=timed.total)
+    total_s = time.perf_counter() - t_start
+    if plans:
+        methods["upscale"] = plans[0].method
+    return PostResult(
+        path=Path(out_path), frames_in=source.count, frames_out=encoded, fps_in=float(fps_in),
+        fps_out=float(timed.fps), size_in=first_size[0] if first_size else (0, 0),
+        size_out=out_size[0] if out_size else (0, 0), codec=settings.codec, container=settings.container,
+        methods=methods, timings=_stage_timings(total_s, source, timed.interpolated, upscaled),
+        audio=spec.export.audio is not None,
+    )
 
-    stream: Iterable[np.ndarray] = note_size(source)
+
+@dataclass
+class _Retimed:
+    """The stream after interpolation and rate conversion: its rate, frame count (when known) and the
+    interpolation's timer."""
+
+    stream: Iterable[np.ndarray]
+    fps: Fraction
+    total: int | None
+    interpolated: _Timed | None
+
+
+def _retime(stream: Iterable[np.ndarray], fps_in: Fraction, total: int | None, spec: PostSpec,
+            device: str | None, methods: dict[str, str]) -> _Retimed:
+    """Interpolate to the target rate, then repeat/drop frames to ``export.fps`` if that differs;
+    ``total`` (frames the encoder will receive) follows each rate change."""
     fps_now = fps_in
-    total = n_frames  # frames the encoder will receive, tracked through each rate change
     retimed: _Timed | None = None
     if spec.interpolate is not None:
         synth = make_synth(spec.interpolate, spec.weights_dir, device)
@@ -136,58 +165,54 @@ def run_post(
         retimed = _Timed(retime(stream, fps_now, fps_out, synth))
         total = output_count(total, fps_now, fps_out) if total else None
         stream, fps_now = retimed, fps_out
+    ex = spec.export
     if ex.fps is not None and as_rate(ex.fps) != fps_now:
         # an output rate without interpolation (or beyond it): repeat/drop frames, timing stays exact
         methods["fps_convert"] = "nearest"
         stream = retime(stream, fps_now, as_rate(ex.fps), NearestSynth())
         total = output_count(total, fps_now, as_rate(ex.fps)) if total else None
         fps_now = as_rate(ex.fps)
+    return _Retimed(stream, fps_now, total, retimed)
 
-    up_spec = _effective_upscale(spec)
-    plans: list[UpscalePlan] = []
-    upscaled: _Timed | None = None
-    if up_spec is not None:
-        stage = UpscaleStage(up_spec, spec.weights_dir, device)
-        upscaled = _Timed(stage.stream(stream, plans))
-        stream = upscaled
 
-    done = 0
+def _note_size(frames: Iterable[np.ndarray], size: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """Pass frames through, recording the first one's (width, height) in ``size``."""
+    for f in frames:
+        if not size:
+            size.append((f.shape[1], f.shape[0]))
+        yield f
 
-    def report(it: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        nonlocal done
-        for f in it:
-            if should_stop is not None and should_stop():
-                raise GenerationCancelled(done, total or 0)
-            f = _even(f)
-            if on_frame is not None:
-                on_frame(done, f)
-            yield f
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total)
 
+def _reported(frames: Iterable[np.ndarray], total: int | None, should_stop: Callable[[], bool] | None,
+              on_frame: Callable[[int, np.ndarray], None] | None,
+              on_progress: ProgressFn | None) -> Iterator[np.ndarray]:
+    """Frames on their way to the encoder: even-sided, shown to ``on_frame``, counted, cancellable."""
+    for done, frame in enumerate(frames):  # done: frames already sent
+        if should_stop is not None and should_stop():
+            raise GenerationCancelled(done, total or 0)
+        f = _even(frame)
+        if on_frame is not None:
+            on_frame(done, f)
+        yield f
+        if on_progress is not None:
+            on_progress(done + 1, total)
+
+
+def _encode_settings(ex: ExportSpec, fps: Fraction, n_frames: int | None, fps_in: Fraction) -> EncodeSettings:
     codec, container = resolve_codec_container(ex)
     preset = PRESETS.get(ex.preset) if ex.preset else None
     bitrate = ex.bitrate if ex.bitrate is not None else (preset.bitrate if preset and ex.crf is None else None)
-    settings = EncodeSettings(
-        codec=codec, container=container, fps=fps_now, crf=ex.crf, bitrate=bitrate,
+    return EncodeSettings(
+        codec=codec, container=container, fps=fps, crf=ex.crf, bitrate=bitrate,
         encoder_preset=ex.encoder_preset or (preset.encoder_preset if preset and preset.encoder_preset else None),
         audio=ex.audio,
         # the soundtrack keeps the source clip's duration whatever retiming does to the frame count
         audio_seconds=float(n_frames / fps_in) if n_frames else None,
     )
-    out_size: list[tuple[int, int]] = []
 
-    def note_out(it: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        for f in it:
-            if not out_size:
-                out_size.append((f.shape[1], f.shape[0]))
-            yield f
 
-    encoded = encode_stream(note_out(report(stream)), Path(out_path), settings, total_frames=total)
-    total_s = time.perf_counter() - t_start
-
-    # inclusive times nest (upscale includes interpolate includes decode); subtract to get each stage's own
+def _stage_timings(total_s: float, source: _Timed, retimed: _Timed | None, upscaled: _Timed | None) -> dict[str, float]:
+    """Inclusive times nest (upscale includes interpolate includes decode); subtract to get each stage's own."""
     timings = {"total_s": total_s, "source_s": source.seconds}
     inner = source.seconds
     if retimed is not None:
@@ -197,13 +222,7 @@ def run_post(
         timings["upscale_s"] = upscaled.seconds - inner
         inner = upscaled.seconds
     timings["encode_s"] = total_s - inner
-    if plans:
-        methods["upscale"] = plans[0].method
-    return PostResult(
-        path=Path(out_path), frames_in=source.count, frames_out=encoded, fps_in=float(fps_in), fps_out=float(fps_now),
-        size_in=first_size[0] if first_size else (0, 0), size_out=out_size[0] if out_size else (0, 0),
-        codec=codec, container=container, methods=methods, timings=timings, audio=ex.audio is not None,
-    )
+    return timings
 
 
 def read_video(path: Path) -> tuple[Iterator[np.ndarray], Fraction, int | None, bool]:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pipelines.core.catalog import Mode
+from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.families import adapter_for
+from pipelines.stitch import SourceVideo
 from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body, read_image
 from server.api.deps import AppSettings, Service
@@ -35,7 +36,7 @@ from server.api.workflow import (
     video_id_field,
 )
 from server.jobs.errors import JobNotFound, JobNotReady
-from server.jobs.models import JobState
+from server.jobs.models import Job, JobState
 from server.jobs.provenance import lineage, provenance_summary, read_sidecar
 from server.jobs.service import JobService
 from server.settings import Settings
@@ -89,17 +90,7 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
                              "last_image", next(iter(sorted(body.files))))
     req = parse(ExtendRequest, body.fields)
     _check_prompt(req.prompt, settings)
-    parent = None
-    if video_id is not None:
-        # The id came in the body, so the route's ownership check (on path ids) did not see it.
-        owner = service.store.get(video_id)
-        if owner is not None and owner.key_id != key and not is_admin(request):
-            raise JobNotFound(video_id)
-        parent, path, src = await source_of_job(service, video_id)
-        video_bytes = await run_in_threadpool(path.read_bytes)
-    else:
-        assert uploaded is not None
-        video_bytes, src = uploaded
+    parent, video_bytes, src = await _extend_source(request, service, key, video_id, uploaded)
     mode = Mode.FIRST_LAST_FRAME if end is not None else Mode.IMAGE_TO_VIDEO
     requested = req.model or (parent.model if parent is not None else None)
     entry = pick_model(requested, request.app.state.default_model, service, request.app.state.locator)
@@ -110,22 +101,11 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
         mode = Mode.VIDEO_TO_VIDEO
     check_can_extend(entry, mode, service, request)
     width, height = extend_size(entry, src, video_id or "upload")
-    if req.num_frames is not None and req.seconds is not None:
-        raise InvalidRequest("give num_frames or seconds, not both", "seconds")
-    frames = req.num_frames
-    if frames is None:
-        frames = map_seconds(entry, req.seconds, src.fps) if req.seconds is not None else entry.defaults.num_frames
+    frames = _continuation_frames(req, entry, src)
     spec = req.generation_fields()
     spec |= {"model": entry.id, "width": width, "height": height, "num_frames": frames, "fps": src.fps}
     await add_loras(spec, req.loras, entry, request)
-    # The video rides along as an input file: each take keeps its own copy of what it extends.
-    images = {"extend_video": ImageUpload("extend_video", video_bytes, ".mp4", src.width, src.height)}
-    if native:
-        images["video"] = ImageUpload("video", video_bytes, ".mp4", src.width, src.height)
-    else:
-        images["image"] = ImageUpload("image", src.last_frame_png, ".png", src.width, src.height)
-    if end is not None:
-        images["last_image"] = end
+    images = _extend_inputs(video_bytes, src, native, end)
     total = src.frames + frames - 1
     workflow = {"frames": total, "continuation_frames": frames,
                 "source": {"video_id": video_id, "frames": src.frames, "size": f"{src.width}x{src.height}",
@@ -139,6 +119,42 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
     log.info("extend %s: %d source frames + %d new - 1 = %d at %d fps with %s", video_id or "upload", src.frames,
              frames, total, src.fps, entry.id)
     return await _submit(service, draft, key, digest, idem)
+
+
+async def _extend_source(request: Request, service: JobService, key: str, video_id: str | None,
+                         uploaded: tuple[bytes, SourceVideo] | None) -> tuple[Job | None, bytes, SourceVideo]:
+    """The video to extend: a finished job of this key's (its parent record too), or the upload."""
+    if video_id is None:
+        assert uploaded is not None
+        return None, *uploaded
+    # The id came in the body, so the route's ownership check (on path ids) did not see it.
+    owner = service.store.get(video_id)
+    if owner is not None and owner.key_id != key and not is_admin(request):
+        raise JobNotFound(video_id)
+    parent, path, src = await source_of_job(service, video_id)
+    return parent, await run_in_threadpool(path.read_bytes), src
+
+
+def _continuation_frames(req: ExtendRequest, entry: ModelEntry, src: SourceVideo) -> int:
+    if req.num_frames is not None and req.seconds is not None:
+        raise InvalidRequest("give num_frames or seconds, not both", "seconds")
+    if req.num_frames is not None:
+        return req.num_frames
+    return map_seconds(entry, req.seconds, src.fps) if req.seconds is not None else entry.defaults.num_frames
+
+
+def _extend_inputs(video_bytes: bytes, src: SourceVideo, native: bool,
+                   end: ImageUpload | None) -> dict[str, ImageUpload]:
+    """The video rides along as an input file: each take keeps its own copy of what it extends; the
+    model continues its last frame (chaining) or the video itself (native)."""
+    images = {"extend_video": ImageUpload("extend_video", video_bytes, ".mp4", src.width, src.height)}
+    if native:
+        images["video"] = ImageUpload("video", video_bytes, ".mp4", src.width, src.height)
+    else:
+        images["image"] = ImageUpload("image", src.last_frame_png, ".png", src.width, src.height)
+    if end is not None:
+        images["last_image"] = end
+    return images
 
 
 # --- remix ---
