@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.source_video import resampled_count
 from server.api.audio import Soundtrack, read_audio
-from server.api.auth import ApiKey, is_admin
+from server.api.auth import ApiKey
 from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
@@ -36,8 +36,7 @@ from server.api.video_inputs import (
     read_references,
     read_video_file,
 )
-from server.api.workflow import able_models, add_loras, source_of_job, video_id_field
-from server.jobs.errors import JobNotFound
+from server.api.workflow import able_models, add_loras, owned_source, video_id_field
 from server.jobs.service import JobService
 from server.settings import Settings
 
@@ -141,11 +140,7 @@ def _pick_v2v_model(requested: str | None, request: Request, service: JobService
 
 async def _finished_source(request: Request, service: JobService, key: str, video_id: str | None) -> VideoUpload:
     assert video_id is not None
-    # The id came in the body, so the route's ownership check (on path ids) did not see it.
-    owner = service.store.get(video_id)
-    if owner is not None and owner.key_id != key and not is_admin(request):
-        raise JobNotFound(video_id)
-    _, path, _ = await source_of_job(service, video_id)
+    _, path, _ = await owned_source(request, service, key, video_id)
     data = await run_in_threadpool(path.read_bytes)
     settings: Settings = request.app.state.settings
     return await check_video("video", data, settings)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.families import adapter_for
 from pipelines.stitch import SourceVideo
-from server.api.auth import ApiKey, is_admin
+from server.api.auth import ApiKey
 from server.api.body import parse, read_body, read_image
 from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
@@ -30,12 +30,12 @@ from server.api.workflow import (
     extend_size,
     fmt_seconds,
     library,
+    owned_source,
     remix_spec,
-    source_of_job,
     source_of_upload,
     video_id_field,
 )
-from server.jobs.errors import JobNotFound, JobNotReady
+from server.jobs.errors import JobNotReady
 from server.jobs.models import Job, JobState
 from server.jobs.provenance import lineage, provenance_summary, read_sidecar
 from server.jobs.service import JobService
@@ -127,11 +127,7 @@ async def _extend_source(request: Request, service: JobService, key: str, video_
     if video_id is None:
         assert uploaded is not None
         return None, *uploaded
-    # The id came in the body, so the route's ownership check (on path ids) did not see it.
-    owner = service.store.get(video_id)
-    if owner is not None and owner.key_id != key and not is_admin(request):
-        raise JobNotFound(video_id)
-    parent, path, src = await source_of_job(service, video_id)
+    parent, path, src = await owned_source(request, service, key, video_id)
     return parent, await run_in_threadpool(path.read_bytes), src
 
 

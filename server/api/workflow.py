@@ -17,12 +17,13 @@ from pipelines.core.audio_spec import AudioRequest
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.loras import LoraLibrary, LoraRequest, resolve_loras
 from pipelines.stitch import SourceVideo, fit_size, inspect_source
+from server.api.auth import is_admin
 from server.api.body import RequestBody
 from server.api.errors import InvalidRequest, PayloadTooLarge
 from server.api.requests import RemixRequest
 from server.api.submit import REFERENCE_PREFIX
 from server.api.uploads import ImageUpload
-from server.jobs.errors import JobNotReady
+from server.jobs.errors import JobNotFound, JobNotReady
 from server.jobs.models import Job, JobState
 from server.jobs.service import JobService
 
@@ -90,6 +91,16 @@ async def source_of_job(service: JobService, video_id: str) -> tuple[Job, Path, 
         return job, path, await run_in_threadpool(inspect_source, path)
     except ValueError as exc:
         raise InvalidRequest(f"video {video_id}: {exc}", "video") from exc
+
+
+async def owned_source(request: Request, service: JobService, key: str,
+                       video_id: str) -> tuple[Job, Path, SourceVideo]:
+    """``source_of_job`` for an id that came in the body: the route's ownership check (on path ids)
+    did not see it, so another key's video is a 404 here too."""
+    owner = service.store.get(video_id)
+    if owner is not None and owner.key_id != key and not is_admin(request):
+        raise JobNotFound(video_id)
+    return await source_of_job(service, video_id)
 
 
 async def source_of_upload(body: RequestBody, max_bytes: int) -> tuple[bytes, SourceVideo] | None:
