@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.core.audio_spec import AudioRequest, ResolvedAudio, resolve_audio
 from pipelines.core.catalog import Catalog, Mode, ModelEntry
@@ -40,9 +40,36 @@ MAX_FPS = 120
 MAX_GUIDANCE = 30
 
 
-class GenerationSpec(AudioRequest):
+class SpecInputs(BaseModel):
+    """The fields a request and its resolved spec hold alike, declared once: the input files, how an
+    image meets the size, the speed and quality levels, and the model's published settings."""
+
+    # Quality settings the catalog publishes per model (pipelines.core.catalog.Defaults). On a request,
+    # None: the model's; resolved, what reaches the scheduler and the pipeline call (None: the scheduler's
+    # or the pipeline's own; a spec stored before these fields existed resolves them when it runs).
+    flow_shift: float | None = None
+    decode_timestep: float | None = None
+    decode_noise_scale: float | None = None
+    image_cond_noise_scale: float | None = None
+    image: Path | None = None
+    last_image: Path | None = None
+    # How an input image meets the target size: cover-crop (fill, crop the overflow, centred)
+    # or contain (letterbox on black).
+    image_fit: ImageFit = "cover"
+    speed: SpeedLevel = SpeedLevel.EXACT
+    quality: Quality = "draft"
+    # Extension: the generated clip continues this video (``image`` is its last frame); the result is
+    # the stitched clip, this video + the continuation without its first (seam) frame.
+    extend_video: Path | None = None
+    # Video-to-video (pipelines.core.source_video): the source video, resampled to ``fps`` and fitted by
+    # ``image_fit``; ``mask`` (a video or one image) marks in white what to regenerate.
+    video: Path | None = None
+    mask: Path | None = None
+
+
+class GenerationSpec(SpecInputs, AudioRequest):
     """A request for one video. Unset fields take the model's defaults (the audio fields come from
-    ``AudioRequest``)."""
+    ``AudioRequest``, the inputs and levels from ``SpecInputs``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -60,33 +87,14 @@ class GenerationSpec(AudioRequest):
     steps: int | None = None
     guidance_scale: float | None = None
     guidance_scale_2: float | None = None
-    # Quality settings the catalog publishes per model (pipelines.core.catalog.Defaults); unset: the model's.
-    flow_shift: float | None = None
-    decode_timestep: float | None = None
-    decode_noise_scale: float | None = None
-    image_cond_noise_scale: float | None = None
     seed: int | None = None
-    image: Path | None = None
-    last_image: Path | None = None
-    # How an input image meets the target size: cover-crop (fill, crop the overflow, centred)
-    # or contain (letterbox on black).
-    image_fit: ImageFit = "cover"
-    speed: SpeedLevel = SpeedLevel.EXACT
-    quality: Quality = "draft"
     # LoRA adapters, resolved and checked against the model (pipelines.core.loras.resolve_loras).
     loras: list[LoraRef] | None = None
-    # Extension: the generated clip continues this video (``image`` is its last frame); the result is
-    # the stitched clip, this video + the continuation without its first (seam) frame.
-    extend_video: Path | None = None
-    # Video-to-video (pipelines.core.source_video): the source video, resampled to ``fps`` and fitted by
-    # ``image_fit``; ``mask`` (a video or one image) marks in white what to regenerate. Reference images
-    # (subjects to keep) on models that take them.
-    video: Path | None = None
-    mask: Path | None = None
+    # Reference images (subjects to keep) on models that take them.
     reference_images: list[Path] | None = None
 
 
-class ResolvedSpec(ResolvedAudio):
+class ResolvedSpec(SpecInputs, ResolvedAudio):
     """Every field concrete; this is what runs and what the sidecar records."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -103,21 +111,7 @@ class ResolvedSpec(ResolvedAudio):
     guidance_scale: float
     guidance_scale_2: float | None
     seed: int
-    # What reaches the scheduler and the pipeline call (None: the scheduler's or the pipeline's own; a
-    # spec stored before these fields existed resolves them from the catalog when it runs).
-    flow_shift: float | None = None
-    decode_timestep: float | None = None
-    decode_noise_scale: float | None = None
-    image_cond_noise_scale: float | None = None
-    image: Path | None = None
-    last_image: Path | None = None
-    image_fit: ImageFit = "cover"
-    speed: SpeedLevel = SpeedLevel.EXACT
-    quality: Quality = "draft"
     loras: tuple[LoraRef, ...] = ()
-    extend_video: Path | None = None
-    video: Path | None = None
-    mask: Path | None = None
     reference_images: tuple[Path, ...] = ()
     pipeline_class: str = Field(description="diffusers pipeline class that runs this mode")
 
