@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode
 from pipelines.core.shapes import Shape
+from pipelines.core.spec import GenerationSpec
 from pipelines.families.wan_vace.models import MAX_REFERENCE_IMAGES
 from server.api.audio import read_audio, soundtrack
 from server.api.auth import ApiKey
@@ -109,8 +110,8 @@ async def _native(mode: Mode, request: Request, service: JobService, settings: S
             raise InvalidRequest("give num_frames or seconds, not both", "seconds")
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
         seconds = f"{req.seconds:g}"
-    draft = Draft(mode, spec, images, req.n, seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post), audio=track, workflow=_shape_workflow(shape))
+    draft = Draft(mode, GenerationSpec(**spec), images, req.n, seconds, req.metadata or {}, req.priority,
+                  req.webhook_url, post=parse_post(req.post), audio=track, workflow=_shape_workflow(shape))
     return await _submit(service, draft, key, digest, idem_key)
 
 
@@ -154,6 +155,6 @@ async def create_video(request: Request, service: Service, settings: AppSettings
         spec["num_frames"] = map_seconds(entry, req.seconds, req.fps)
     if "input_reference" in images:
         images = {"image": images["input_reference"]}
-    draft = Draft(mode, spec, images, req.n, req.seconds, req.metadata or {}, req.priority, req.webhook_url,
-                  post=parse_post(req.post), audio=track, workflow=_shape_workflow(shape))
+    draft = Draft(mode, GenerationSpec(**spec), images, req.n, req.seconds, req.metadata or {}, req.priority,
+                  req.webhook_url, post=parse_post(req.post), audio=track, workflow=_shape_workflow(shape))
     return await _submit(service, draft, key, digest, idempotency_key)

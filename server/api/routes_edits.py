@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode, ModelEntry
 from pipelines.core.source_video import resampled_count
+from pipelines.core.spec import GenerationSpec
 from server.api.audio import Soundtrack, read_audio
 from server.api.auth import ApiKey
 from server.api.body import parse, read_body
@@ -111,7 +112,7 @@ async def _video_to_video(endpoint: str, request: Request, service: JobService, 
     digest = request_hash(endpoint, req.model_dump() | {"video_id": video_id},
                           images | ({"audio": audio} if audio else {}))
     seconds = f"{spec['num_frames'] / fps:.2f}".rstrip("0").rstrip(".")
-    draft = Draft(Mode.VIDEO_TO_VIDEO, spec, images, req.n, seconds, req.metadata or {}, req.priority,
+    draft = Draft(Mode.VIDEO_TO_VIDEO, GenerationSpec(**spec), images, req.n, seconds, req.metadata or {}, req.priority,
                   req.webhook_url, post=parse_post(req.post), parent_id=video_id,
                   relation="edit" if video_id else None, workflow=workflow, audio=soundtrack)
     log.info("%s %s: %d source frames at %.3f fps -> %d at %d fps, %dx%d with %s", endpoint, video_id or "upload",

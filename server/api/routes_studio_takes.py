@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode
+from pipelines.core.spec import GenerationSpec
 from server.api.auth import ApiKey, is_admin
 from server.api.body import parse, read_body
 from server.api.deps import AppSettings, Service
@@ -91,7 +92,7 @@ async def create_takes(shot_id: str, request: Request, studio: Studio, service: 
         raise InvalidRequest(f"seeds={req.seeds!r}: give seeds, or n and seed, not both", "seeds")
     n = len(req.seeds) if req.seeds else req.n
     digest = request_hash(f"shot-takes:{shot.id}", req.model_dump(), images)
-    draft = Draft(mode, spec, images, n, f"{seconds:g}" if seconds is not None else None, metadata,
+    draft = Draft(mode, GenerationSpec(**spec), images, n, f"{seconds:g}" if seconds is not None else None, metadata,
                   req.priority, None, post=parse_post(req.post),
                   workflow={"shape": shape.as_json()} if shape else {}, seeds=req.seeds)
     response = await _submit(service, draft, key, digest, idempotency_key)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.core.catalog import Mode, ModelEntry
+from pipelines.core.spec import GenerationSpec
 from pipelines.families import adapter_for
 from pipelines.stitch import SourceVideo
 from server.api.auth import ApiKey
@@ -113,8 +114,8 @@ async def _extend(request: Request, service: JobService, settings: Settings, key
                 "generated_size": f"{width}x{height}",
                 "extend_method": adapter_for(entry).extend_method if native else "chain"}
     digest = request_hash("extend", req.model_dump() | {"video_id": video_id}, images)
-    draft = Draft(mode, spec, images, req.n, fmt_seconds(total, src.fps), req.metadata or {}, req.priority,
-                  req.webhook_url, post=parse_post(req.post), parent_id=video_id, relation="extend",
+    draft = Draft(mode, GenerationSpec(**spec), images, req.n, fmt_seconds(total, src.fps), req.metadata or {},
+                  req.priority, req.webhook_url, post=parse_post(req.post), parent_id=video_id, relation="extend",
                   workflow=workflow)
     log.info("extend %s: %d source frames + %d new - 1 = %d at %d fps with %s", video_id or "upload", src.frames,
              frames, total, src.fps, entry.id)
@@ -176,8 +177,9 @@ async def remix(video_id: str, request: Request, service: Service, settings: App
     workflow = {k: v for k, v in parent.workflow.items() if k in ("frames", "continuation_frames", "source",
                                                                    "generated_size")}
     digest = request_hash("remix", req.model_dump() | {"parent": video_id}, images)
-    draft = Draft(Mode(parent.spec["mode"]), spec, images, req.n, parent.seconds, req.metadata or parent.metadata,
-                  req.priority, req.webhook_url, post=post, parent_id=video_id, relation="remix", workflow=workflow)
+    draft = Draft(Mode(parent.spec["mode"]), GenerationSpec(**spec), images, req.n, parent.seconds,
+                  req.metadata or parent.metadata, req.priority, req.webhook_url, post=post, parent_id=video_id,
+                  relation="remix", workflow=workflow)
     return await _submit(service, draft, key, digest, idempotency_key)
 
 

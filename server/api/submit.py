@@ -36,7 +36,7 @@ class Draft:
     """Everything a set of ``n`` jobs needs, before any file is written."""
 
     mode: Mode
-    spec: dict[str, Any]          # GenerationSpec fields, images excluded
+    spec: GenerationSpec          # without its input files: create_jobs adds each take's copies
     images: dict[str, ImageUpload]
     n: int
     seconds: str | None
@@ -173,7 +173,7 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
     """Save each take's inputs under its folder and resolve the spec once, on the first take (the
     one place a spec's files on disk are checked); the other takes are the same spec with their own
     seed and their own copies of the inputs. Any failure removes what was written."""
-    base_seed = draft.spec.get("seed")
+    base_seed = draft.spec.seed
     if base_seed is None:
         base_seed = draft.seeds[0] if draft.seeds else secrets.randbelow(2**32)
     seeds = [draft.seeds[i] if draft.seeds else base_seed + i for i in range(draft.n)]
@@ -187,7 +187,7 @@ def create_jobs(service: JobService, draft: Draft, key_id: str) -> list[Job]:
             folders.append(service.new_dir(job_id))
             paths = _save_inputs(draft.images, folders[-1] / "inputs")
             if first is None:
-                first = resolve(GenerationSpec(**{**draft.spec, "mode": draft.mode, "seed": seed, **paths}),
+                first = resolve(draft.spec.model_copy(update={"mode": draft.mode, "seed": seed, **paths}),
                                 service.catalog)
                 _check_soundtrack(draft, first)
                 spec = first
