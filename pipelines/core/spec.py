@@ -148,17 +148,7 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
         raise InvalidSpec("mode", mode.value, f"model {entry.id} does not serve this mode; it serves: {served}")
 
     d = entry.defaults
-    width = spec.width if spec.width is not None else d.width
-    height = spec.height if spec.height is not None else d.height
-    if spec.aspect_ratio is not None or spec.resolution is not None:
-        if spec.width is not None or spec.height is not None:
-            field = "aspect_ratio" if spec.aspect_ratio is not None else "resolution"
-            raise InvalidSpec(field, spec.aspect_ratio or spec.resolution,
-                              "give a shape (aspect_ratio/resolution) or a size (width/height), not both")
-        from pipelines.core.shapes import pick_shape
-
-        shape = pick_shape(entry, spec.aspect_ratio, spec.resolution)
-        width, height = shape.width, shape.height
+    width, height = _size(entry, spec)
     frames = spec.num_frames if spec.num_frames is not None else d.num_frames
     _check_shape(entry, width, height, frames)
 
@@ -180,34 +170,35 @@ def resolve(spec: GenerationSpec, catalog: Catalog) -> ResolvedSpec:
     _check_extend(mode, spec.extend_video)
     references = _check_conditions(entry, mode, spec, catalog)
     return ResolvedSpec(
-        model=entry.id,
-        mode=mode,
-        prompt=spec.prompt,
+        model=entry.id, mode=mode, prompt=spec.prompt,
         negative_prompt=spec.negative_prompt if spec.negative_prompt is not None else d.negative_prompt,
-        width=width,
-        height=height,
-        num_frames=frames,
-        fps=fps,
-        steps=steps,
-        guidance_scale=guidance,
-        guidance_scale_2=guidance_2,
-        seed=seed,
-        image=image,
-        last_image=last_image,
-        image_fit=spec.image_fit,
-        speed=spec.speed,
-        quality=spec.quality,
-        loras=loras,
-        extend_video=spec.extend_video,
-        video=spec.video,
-        mask=spec.mask,
-        reference_images=references,
-        pipeline_class=entry.pipelines[mode],
-        **quality,
+        width=width, height=height, num_frames=frames, fps=fps, steps=steps,
+        guidance_scale=guidance, guidance_scale_2=guidance_2, seed=seed,
+        image=image, last_image=last_image, image_fit=spec.image_fit, speed=spec.speed, quality=spec.quality,
+        loras=loras, extend_video=spec.extend_video, video=spec.video, mask=spec.mask,
+        reference_images=references, pipeline_class=entry.pipelines[mode], **quality,
         generate_audio=audio.generate_audio, audio_guidance_scale=audio.audio_guidance_scale,
         audio_stg_scale=audio.audio_stg_scale, audio_modality_scale=audio.audio_modality_scale,
         audio_guidance_rescale=audio.audio_guidance_rescale,
     )
+
+
+def _size(entry: ModelEntry, spec: GenerationSpec) -> tuple[int, int]:
+    """Width and height: given, picked from a shape (aspect_ratio/resolution, not with a size), or the
+    model's; checked against its rules by ``_check_shape``."""
+    d = entry.defaults
+    width = spec.width if spec.width is not None else d.width
+    height = spec.height if spec.height is not None else d.height
+    if spec.aspect_ratio is not None or spec.resolution is not None:
+        if spec.width is not None or spec.height is not None:
+            field = "aspect_ratio" if spec.aspect_ratio is not None else "resolution"
+            raise InvalidSpec(field, spec.aspect_ratio or spec.resolution,
+                              "give a shape (aspect_ratio/resolution) or a size (width/height), not both")
+        from pipelines.core.shapes import pick_shape
+
+        shape = pick_shape(entry, spec.aspect_ratio, spec.resolution)
+        width, height = shape.width, shape.height
+    return width, height
 
 
 def check_resolved(spec: ResolvedSpec, catalog: Catalog) -> ResolvedSpec:
@@ -261,20 +252,19 @@ def _check_shape(entry: ModelEntry, width: int, height: int, frames: int) -> Non
 def _check_numbers(entry: ModelEntry, fps: int, steps: int, guidance: float, guidance_2: float | None,
                    asked_guidance_2: float | None) -> None:
     """``asked_guidance_2``: a second guidance the request (not the catalog) set, refused on one expert."""
-    if not 1 <= fps <= 120:
-        raise InvalidSpec("fps", fps, "must be between 1 and 120")
+    if not 1 <= fps <= MAX_FPS:
+        raise InvalidSpec("fps", fps, f"must be between 1 and {MAX_FPS}")
     if not 1 <= steps <= MAX_STEPS:
         raise InvalidSpec("steps", steps, f"must be between 1 and {MAX_STEPS}")
     for name, g in (("guidance_scale", guidance), ("guidance_scale_2", guidance_2)):
-        if g is not None and not (math.isfinite(g) and 0.0 <= g <= 30.0):
-            raise InvalidSpec(name, g, "must be a number between 0 and 30")
+        if g is not None and not (math.isfinite(g) and 0.0 <= g <= MAX_GUIDANCE):
+            raise InvalidSpec(name, g, f"must be a number between 0 and {MAX_GUIDANCE}")
     if asked_guidance_2 is not None and entry.architecture.experts < 2:
         raise InvalidSpec("guidance_scale_2", asked_guidance_2, f"{entry.id} has one expert; omit it")
 
 
 def _check_seed_and_prompt(seed: int, prompt: str) -> None:
-    if not 0 <= seed <= MAX_SEED:
-        raise InvalidSpec("seed", seed, f"must be between 0 and {MAX_SEED}")
+    check_seed(seed)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidSpec("prompt", prompt, f"longer than {MAX_PROMPT_CHARS} characters")
 
