@@ -100,8 +100,7 @@ def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
     assert cluster is not None
     settings = make_settings(tmp_path, tiny_weights_dir, engine="ray", ray_address=cluster.address,
                              ray_resource=RESOURCE, workers=1, device="cpu", ray_event_timeout_s=20)
-    live = LiveServer(settings).start(timeout=180)
-    engine = live.app.state.jobs.engine
+    live = LiveServer(settings)
     bridges: set[int] = set()
 
     def note_bridge() -> None:
@@ -110,6 +109,8 @@ def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
         bridges.add(pid)
     figures: list[str] = []
     try:
+        live.start(timeout=180)  # inside the try: a start that fails still shuts the cluster down
+        engine = live.app.state.jobs.engine
         with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:
             for rnd in range(ROUNDS):
                 wait_status(client, 200, 180)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -59,22 +61,33 @@ class LiveServer:
 
 
 def machine_state() -> str:
-    """What a start that timed out is up against: memory, load, and the busiest processes."""
+    """What a start that timed out was up against: memory, load, the busiest processes (CPU over half a
+    second), and where any Ray worker actor is stuck (py-spy, when installed)."""
+    import shutil
+    import subprocess
+
     import psutil
 
     mem = psutil.virtual_memory()
-    procs = []
-    for p in psutil.process_iter(["pid", "name", "cpu_times", "memory_info", "cmdline"]):
-        try:
-            cpu = sum(p.info["cpu_times"][:2]) if p.info["cpu_times"] else 0.0
-            rss = p.info["memory_info"].rss if p.info["memory_info"] else 0
-            procs.append((cpu, rss, p.info["pid"], " ".join(p.info["cmdline"] or [p.info["name"] or "?"])[:90]))
-        except (psutil.Error, TypeError):
-            continue
-    top = sorted(procs, key=lambda t: -t[1])[:8]
-    lines = [f"pid {pid} cpu {cpu:.0f}s rss {rss / 2**20:.0f} MiB {cmd}" for cpu, rss, pid, cmd in top]
+    procs = list(psutil.process_iter(["pid", "cmdline", "name"]))
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.cpu_percent(None)
+    time.sleep(0.5)
+    rows = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(p.info["cmdline"] or [p.info["name"] or "?"])
+            rows.append((p.cpu_percent(None), p.info["pid"], p.memory_info().rss, cmd))
+    rows.sort(key=lambda r: -r[0])
+    lines = [f"pid {pid} {cpu:.0f}% cpu rss {rss / 2**20:.0f} MiB {cmd[:100]}" for cpu, pid, rss, cmd in rows[:10]]
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    stuck = [r for r in rows if "RayWorker" in r[3]][:2]
+    for _, pid, _, _ in stuck if Path(spy).exists() else []:
+        out = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30)
+        lines.append(f"py-spy dump {pid}:\n{out.stdout[-3000:]}{out.stderr[-500:]}")
     return (f"memory {mem.percent:.0f}% used ({mem.available / 2**30:.1f} GiB free), load {os.getloadavg()}; "
-            "largest processes:\n" + "\n".join(lines))
+            "busiest processes:\n" + "\n".join(lines))
 
 
 def make_settings(tmp: Path, weights: Path, **overrides: Any) -> Settings:
