@@ -58,6 +58,14 @@ def _check_prompt(prompt: str, settings: Settings) -> None:
                              "prompt")
 
 
+def refuse_early_when_full(service: JobService, key_id: str, idem_key: str | None) -> None:
+    """A full queue refuses (429) before the body is read and parsed: in a burst most submissions are
+    refused, and each one costs the event loop only this check, not a parse, a model lookup and a
+    spec. A retry carrying an Idempotency-Key gets past it: it may be the replay of a job it made."""
+    if idem_key is None:
+        service.check_room(key_id, 1)
+
+
 async def _submit(service: JobService, draft: Draft, key_id: str, digest: str,
                   idem_key: str | None) -> JSONResponse:
     idem = (f"{key_id}:{idem_key}", digest) if idem_key else None
@@ -89,6 +97,7 @@ def _created(jobs: list[Job], replayed: bool) -> JSONResponse:
 
 async def _native(mode: Mode, request: Request, service: JobService, settings: Settings, key: str,
                   idem_key: str | None) -> JSONResponse:
+    refuse_early_when_full(service, key, idem_key)
     body = await read_body(request, settings.max_upload_bytes)
     audio = await read_audio(body, settings.max_upload_bytes)
     # Checked against the model by resolve() (a 400 on models that take none).
@@ -137,6 +146,7 @@ async def first_last_frame(request: Request, service: Service, settings: AppSett
 @router.post("/v1/videos", status_code=202, summary="Create a video (OpenAI Videos API)")
 async def create_video(request: Request, service: Service, settings: AppSettings, key: ApiKey,
                        idempotency_key: str | None = Header(default=None, max_length=255)) -> JSONResponse:
+    refuse_early_when_full(service, key, idempotency_key)
     body = await read_body(request, settings.max_upload_bytes)
     audio = await read_audio(body, settings.max_upload_bytes)
     images = await _images(body, ("input_reference",), settings)

@@ -26,7 +26,7 @@ from server.api.deps import AppSettings, Service
 from server.api.errors import InvalidRequest
 from server.api.post_fields import parse_post
 from server.api.requests import VideoEditRequest
-from server.api.routes_create import _check_prompt, _submit
+from server.api.routes_create import _check_prompt, _submit, refuse_early_when_full
 from server.api.submit import Draft, apply_shape, map_seconds, map_size, pick_model, request_hash
 from server.api.uploads import ImageUpload
 from server.api.video_inputs import (
@@ -62,6 +62,7 @@ async def video_to_video(request: Request, service: Service, settings: AppSettin
 
 async def _video_to_video(endpoint: str, request: Request, service: JobService, settings: Settings, key: str,
                           idem: str | None) -> JSONResponse:
+    refuse_early_when_full(service, key, idem)
     body = await read_body(request, max(settings.max_upload_bytes, settings.max_video_upload_bytes))
     video_id = video_id_field(body)
     uploaded = await read_video_file(body, "video", settings)

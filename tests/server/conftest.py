@@ -80,14 +80,28 @@ def machine_state() -> str:
             cmd = " ".join(p.info["cmdline"] or [p.info["name"] or "?"])
             rows.append((p.cpu_percent(None), p.info["pid"], p.memory_info().rss, cmd))
     rows.sort(key=lambda r: -r[0])
-    lines = [f"pid {pid} {cpu:.0f}% cpu rss {rss / 2**20:.0f} MiB {cmd[:100]}" for cpu, pid, rss, cmd in rows[:10]]
+    lines = [f"pid {pid} {cpu:.0f}% cpu nice {_nice(pid)} rss {rss / 2**20:.0f} MiB {cmd[:100]}"
+             for cpu, pid, rss, cmd in rows[:12]]
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     stuck = [r for r in rows if "RayWorker" in r[3]][:2]
     for _, pid, _, _ in stuck if Path(spy).exists() else []:
-        out = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30)
-        lines.append(f"py-spy dump {pid}:\n{out.stdout[-3000:]}{out.stderr[-500:]}")
+        try:
+            out = subprocess.run([spy, "dump", "--nonblocking", "--pid", str(pid)], capture_output=True, text=True,
+                                 timeout=20)
+            lines.append(f"py-spy dump {pid}:\n{out.stdout[-3000:]}{out.stderr[-500:]}")
+        except subprocess.TimeoutExpired:
+            lines.append(f"py-spy dump {pid}: no answer in 20 s")
     return (f"memory {mem.percent:.0f}% used ({mem.available / 2**30:.1f} GiB free), load {os.getloadavg()}; "
             "busiest processes:\n" + "\n".join(lines))
+
+
+def _nice(pid: int) -> str:
+    import psutil
+
+    try:
+        return str(psutil.Process(pid).nice())
+    except psutil.Error:
+        return "?"
 
 
 def make_settings(tmp: Path, weights: Path, **overrides: Any) -> Settings:

@@ -27,13 +27,28 @@ def small(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 def test_priority_order_and_queue_full(small: httpx.Client) -> None:
     blocker = small.post("/v1/text-to-video", json={"prompt": "block", "steps": 12}).json()
     wait_state(small, blocker["id"], "in_progress")
-    low = small.post("/v1/text-to-video", json={"prompt": "low", "priority": -1, **FAST}).json()
+    low = small.post("/v1/text-to-video", json={"prompt": "low", "priority": -1, **FAST},
+                     headers={"Idempotency-Key": "low-1"}).json()
     high = small.post("/v1/text-to-video", json={"prompt": "high", "priority": 5, **FAST}).json()
     assert small.get(f"/v1/videos/{high['id']}").json()["queue_position"] == 1
     assert small.get(f"/v1/videos/{low['id']}").json()["queue_position"] == 2
     full = small.post("/v1/text-to-video", json={"prompt": "one too many", **FAST})
     assert full.status_code == 429, full.text
     assert int(full.headers["Retry-After"]) >= 1 and full.json()["error"]["type"] == "rate_limit_error"
+    # A full queue refuses before the body is parsed (a burst's refusals stay cheap): a body that would be
+    # a 400 is a 429 here, on every create route, and nothing is written.
+    listed = len(small.get("/v1/videos", params={"limit": 100}).json()["data"])
+    for path, body in (("/v1/text-to-video", {"prompt": "x", "steps": "many"}),
+                       ("/v1/videos", {"prompt": "x", "seconds": "nine"}),
+                       ("/v1/video-to-video", {"prompt": "x"})):
+        refused = small.post(path, json=body)
+        assert refused.status_code == 429, (path, refused.text)
+    assert len(small.get("/v1/videos", params={"limit": 100}).json()["data"]) == listed
+    # A retry that carries its Idempotency-Key still gets its job back.
+    replay = small.post("/v1/text-to-video", json={"prompt": "low", "priority": -1, **FAST},
+                        headers={"Idempotency-Key": "low-1"})
+    assert replay.status_code == 202 and replay.json()["id"] == low["id"], replay.text
+    assert replay.headers["Idempotent-Replayed"] == "true"
     done = {j: wait_terminal(small, j) for j in (blocker["id"], low["id"], high["id"])}
     assert all(d["state"] == "completed" for d in done.values())
     assert done[high["id"]]["started_at"] < done[low["id"]]["started_at"]
