@@ -76,10 +76,16 @@ async def _submit(service: JobService, draft: Draft, key_id: str, digest: str,
                 raise InvalidRequest(f"Idempotency-Key {idem_key!r}: the jobs it created were deleted",
                                      "Idempotency-Key", "idempotency_key_used")
             return _created([service.view(j) for j in replay], replayed=True)
-    service.check_room(key_id, draft.n)
-    # Saving inputs and decoding images is disk and CPU work: off the event loop.
-    jobs = await run_in_threadpool(create_jobs, service, draft, key_id)
-    stored, created = await service.submit(jobs, idem)
+    # The places are held from here (a burst's later submissions are refused at once, before their
+    # inputs are written) until the commit queues the jobs or this submission fails.
+    service.queue.reserve(key_id, draft.n, service.retry_after_s())
+    try:
+        # Saving inputs and decoding images is disk and CPU work: off the event loop.
+        jobs = await run_in_threadpool(create_jobs, service, draft, key_id)
+    except BaseException:
+        service.queue.release(key_id, draft.n)
+        raise
+    stored, created = await service.submit(jobs, idem, reserved=True)
     return _created(stored, replayed=not created)
 
 

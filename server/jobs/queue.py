@@ -1,7 +1,9 @@
 """``JobQueue``: the in-memory order of queued jobs (priority, then FIFO), rebuilt from the store.
 
 Bounded: ``push`` refuses past ``max_size`` and past ``max_per_key`` for one API key, so a
-burst is refused at the door (429) instead of growing without limit.
+burst is refused at the door (429) instead of growing without limit. A submission reserves its
+places before it awaits its commit and the commit's callback turns them into jobs, so a burst of
+submissions in flight at once cannot get past the bounds together.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class JobQueue:
         self._heap: list[_Entry] = []
         self._live: dict[str, _Entry] = {}
         self._per_key: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}  # key id -> places held by submissions still committing
 
     def __len__(self) -> int:
         return len(self._live)
@@ -41,17 +44,31 @@ class JobQueue:
         return job_id in self._live
 
     def check_room(self, key_id: str, count: int = 1, retry_after_s: int = 5) -> None:
-        if len(self._live) + count > self.max_size:
+        waiting = len(self._live) + sum(self._reserved.values())
+        if waiting + count > self.max_size:
             raise QueueFull(
-                f"the queue is full ({len(self._live)} of {self.max_size} jobs waiting); retry later",
+                f"the queue is full ({waiting} of {self.max_size} jobs waiting); retry later",
                 retry_after_s,
             )
-        held = self._per_key.get(key_id, 0)
+        held = self._per_key.get(key_id, 0) + self._reserved.get(key_id, 0)
         if held + count > self.max_per_key:
             raise QueueFull(
                 f"this API key already has {held} queued jobs (limit {self.max_per_key}); retry later",
                 retry_after_s,
             )
+
+    def reserve(self, key_id: str, count: int, retry_after_s: int = 5) -> None:
+        """Hold ``count`` places for a submission that is committing (QueueFull when there is no room);
+        ``release`` them when its jobs are pushed (with ``force``) or it failed."""
+        self.check_room(key_id, count, retry_after_s)
+        self._reserved[key_id] = self._reserved.get(key_id, 0) + count
+
+    def release(self, key_id: str, count: int) -> None:
+        left = self._reserved.get(key_id, 0) - count
+        if left > 0:
+            self._reserved[key_id] = left
+        else:
+            self._reserved.pop(key_id, None)
 
     def push(self, job_id: str, priority: int, seq: int, key_id: str, *, force: bool = False,
              affinity: str = "") -> None:

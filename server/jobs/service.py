@@ -126,30 +126,41 @@ class JobService:
     def retry_after_s(self) -> int:
         return 5 if not self.dispatcher.tails else max(1, int(min(self.dispatcher.tails.values())))
 
-    async def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None) -> tuple[list[Job], bool]:
+    async def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None,
+                     reserved: bool = False) -> tuple[list[Job], bool]:
         """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created).
 
         The commit (the store's writer thread, one sync to disk per group of submissions) and the
         webhook host check (a DNS lookup, in a thread) never run on the event loop, so a burst of
         submissions does not stall status polls and event streams; queueing happens back on the
-        loop, after the commit."""
-        self.check_room(jobs[0].key_id, len(jobs))
-        if jobs[0].webhook_url and self.webhooks.policy is not None:
-            try:
-                # every creation route passes here
-                await asyncio.to_thread(self.webhooks.policy.check, jobs[0].webhook_url)
-            except WebhookRefused:
-                for job in jobs:  # the folders create_jobs made for inputs
-                    shutil.rmtree(self.jobs_dir / job.id, ignore_errors=True)
-                raise
-        commit = asyncio.ensure_future(self.store.create_async(jobs, idempotency))
+        loop, after the commit. ``reserved``: the caller holds the jobs' places already
+        (``queue.reserve``); they are released here, whatever happens."""
+        key_id, count = jobs[0].key_id, len(jobs)
+        # Places held from here to the commit's callback: submissions awaiting their commits together
+        # cannot all pass a check made before any of them is queued.
+        if not reserved:
+            self.queue.reserve(key_id, count, self.retry_after_s())
+        try:
+            if jobs[0].webhook_url and self.webhooks.policy is not None:
+                try:
+                    # every creation route passes here
+                    await asyncio.to_thread(self.webhooks.policy.check, jobs[0].webhook_url)
+                except WebhookRefused:
+                    for job in jobs:  # the folders create_jobs made for inputs
+                        shutil.rmtree(self.jobs_dir / job.id, ignore_errors=True)
+                    raise
+            commit = asyncio.ensure_future(self.store.create_async(jobs, idempotency))
+        except BaseException:
+            self.queue.release(key_id, count)
+            raise
         # Queued from the commit's own callback: a client that hangs up mid-commit (the request is
         # cancelled) leaves a committed job, and that job must still run.
-        commit.add_done_callback(self._queue_committed)
+        commit.add_done_callback(lambda done: self._queue_committed(done, key_id, count))
         stored, created = await asyncio.shield(commit)
         return [self.view(j) for j in stored], created
 
-    def _queue_committed(self, commit: asyncio.Future[tuple[list[Job], bool]]) -> None:
+    def _queue_committed(self, commit: asyncio.Future[tuple[list[Job], bool]], key_id: str, count: int) -> None:
+        self.queue.release(key_id, count)
         if commit.cancelled() or commit.exception() is not None:
             return
         stored, created = commit.result()

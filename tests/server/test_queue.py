@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from server.jobs.errors import IdempotencyConflict, QueueFull
 from server.jobs.models import Job, JobState
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
-from tests.server.conftest import API_KEY, FAST, LiveServer, make_settings, wait_state, wait_terminal
+from tests.server.conftest import API_KEY, FAST, LiveServer, hold_worker, make_settings, wait_state, wait_terminal
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,37 @@ def test_priority_order_and_queue_full(small: httpx.Client) -> None:
     wait_terminal(small, again.json()["id"])
 
 
+async def _submit_at_once(url: str, count: int) -> list[httpx.Response]:
+    """``count`` submissions in flight together, each from its own client (connection)."""
+    async def one(i: int) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"},
+                                     timeout=60) as c:
+            return await c.post("/v1/text-to-video", json={"prompt": f"at once {i}", **FAST})
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def test_submissions_in_flight_together_cannot_overfill_the_queue(small: httpx.Client) -> None:
+    """The bound holds for a burst, not only one request at a time: submissions that are all between
+    their room check and their commit at once must not all get in (each holds its place until it is
+    queued)."""
+    blocker = hold_worker(small)
+    try:
+        answers = asyncio.run(_submit_at_once(str(small.base_url).rstrip("/"), 30))
+        codes = sorted(r.status_code for r in answers)
+        accepted = [r.json()["id"] for r in answers if r.status_code == 202]
+        assert set(codes) <= {202, 429} and len(accepted) == 2, codes  # queue_max=2, the worker held
+        assert all(small.get(f"/v1/videos/{j}").json()["state"] == "queued" for j in accepted)
+        room = small.post("/v1/text-to-video", json={"prompt": "still full", **FAST})
+        assert room.status_code == 429, room.text  # nothing reserved was left behind...
+    finally:
+        small.post(f"/v1/videos/{blocker}/cancel")
+    for j in accepted:
+        assert wait_terminal(small, j)["state"] == "completed"
+    again = small.post("/v1/text-to-video", json={"prompt": "room again", **FAST})
+    assert again.status_code == 202, again.text  # ...and every place came back
+    wait_terminal(small, again.json()["id"])
+
+
 def test_queue_unit_priority_fifo_and_bounds() -> None:
     q = JobQueue(max_size=4, max_per_key=2)
     q.push("a", 0, 1, "k1")
@@ -71,6 +103,23 @@ def test_queue_unit_priority_fifo_and_bounds() -> None:
     assert q.positions() == {"c": 1, "a": 2, "b": 3, "d": 4}
     assert q.remove("a") and not q.remove("a")
     assert [q.pop(), q.pop(), q.pop(), q.pop()] == ["c", "b", "d", None]
+
+
+def test_queue_unit_reserved_places_count_until_released() -> None:
+    q = JobQueue(max_size=3, max_per_key=2)
+    q.reserve("k1", 2)
+    with pytest.raises(QueueFull, match="already has 2"):
+        q.reserve("k1", 1)  # per key, reserved places count
+    q.reserve("k2", 1)
+    with pytest.raises(QueueFull, match="3 of 3"):
+        q.check_room("k3")  # and in the total
+    q.release("k1", 2)
+    q.push("a", 0, 1, "k1", force=True)  # what the commit's callback does: release, then push
+    q.check_room("k1")
+    q.release("k2", 1)
+    q.reserve("k3", 2)
+    with pytest.raises(QueueFull):
+        q.reserve("k3", 1)
 
 
 def _job(job_id: str, state: JobState = JobState.QUEUED) -> Job:
