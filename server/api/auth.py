@@ -38,7 +38,7 @@ def authenticate(header: str, keys: list[str], admin_keys: list[str]) -> tuple[s
     return key_id(token.strip()), admin
 
 
-def require_key(request: Request) -> str:
+async def require_key(request: Request) -> str:
     """The caller's key id. Also: the per-key rate limit, and for routes about one video, that the
     caller owns it (an admin key owns everything); another key's video is a 404, not a 403, so ids
     of other clients' jobs cannot be probed."""

@@ -34,7 +34,7 @@ REFERENCE_FIELDS = ("reference_1", "reference_2")
 _IMAGE_FIELDS = ("keyframe", "last_image", *REFERENCE_FIELDS)
 
 
-def get_studio(request: Request) -> StudioService:
+async def get_studio(request: Request) -> StudioService:
     studio: StudioService = request.app.state.studio
     return studio
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +126,15 @@ class JobDispatcher:
                 continue
             job.attempts += 1
             job.state = JobState.IN_PROGRESS
-            self.store.update(job.id, state=job.state, attempts=job.attempts, stage=None, progress=0,
-                              eta_seconds=None, error_code=None, error_message=None)
+            # Not waited for here (a commit on the loop would stall every request behind the writer):
+            # _run_job waits for it before the job reaches a worker.
+            dispatched = self.store.update_later(job.id, state=job.state, attempts=job.attempts, stage=None,
+                                                 progress=0, eta_seconds=None, error_code=None, error_message=None)
             self.metrics.queue_wait_seconds.observe(max(0.0, time.time() - job.created_at))
             self.live[job.id] = JobProgress(job.model, post_span=_post_span(job), attempt=job.attempts)
             log.info("job %s: dispatched (attempt %d, priority %d)", job.id, job.attempts, job.priority)
-            self.running[job.id] = asyncio.get_running_loop().create_task(self._run_job(job), name=f"job-{job.id}")
+            self.running[job.id] = asyncio.get_running_loop().create_task(self._run_job(job, dispatched),
+                                                                               name=f"job-{job.id}")
         if moved:
             self.publish_positions()
 
@@ -145,7 +149,7 @@ class JobDispatcher:
 
     # --- one job ---
 
-    async def _run_job(self, job: Job) -> None:
+    async def _run_job(self, job: Job, dispatched: Future[Any]) -> None:
         item = WorkItem(
             job_id=job.id,
             spec=job.spec,
@@ -157,27 +161,28 @@ class JobDispatcher:
             source_frames=self.outputs_dir / job.id / REPOST_SOURCE if job.source_video_id else None,
         )
         try:
+            await asyncio.wrap_future(dispatched)  # its attempt is on disk before a worker sees it
             if job.id in self.cancel_requested:
-                self.finish(job.id, JobState.CANCELLED, "cancelled", "cancelled before it started")
+                await self.finish_async(job.id, JobState.CANCELLED, "cancelled", "cancelled before it started")
                 return
             result = await self.engine.run(item, self._on_event_threadsafe)
         except asyncio.CancelledError:
             raise
         except EngineError as exc:
-            self._failed(job, exc)
+            await self._failed(job, exc)
         except Exception as exc:
             log.exception("job %s: unexpected error from the engine", job.id)
-            self.finish(job.id, JobState.FAILED, "internal", f"{exc.__class__.__name__}: {exc}")
+            await self.finish_async(job.id, JobState.FAILED, "internal", f"{exc.__class__.__name__}: {exc}")
         else:
-            self._completed(job, result)
+            await self._completed(job, result)
         finally:
             self.running.pop(job.id, None)
             self.cancel_requested.discard(job.id)
             self.wake()
 
-    def _failed(self, job: Job, exc: EngineError) -> None:
+    async def _failed(self, job: Job, exc: EngineError) -> None:
         if exc.code == "cancelled" or job.id in self.cancel_requested:
-            self.finish(job.id, JobState.CANCELLED, "cancelled", exc.message or "cancelled")
+            await self.finish_async(job.id, JobState.CANCELLED, "cancelled", exc.message or "cancelled")
         elif exc.retryable and job.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s (%s); requeued for attempt %d", job.id, exc.code, exc.message, job.attempts + 1)
             self.live.pop(job.id, None)
@@ -186,9 +191,9 @@ class JobDispatcher:
             self.events.publish(job.id, "queued", {"id": job.id, "state": "queued", "retry": True,
                                                    "reason": exc.code})
         else:
-            self.finish(job.id, JobState.FAILED, exc.code, exc.message)
+            await self.finish_async(job.id, JobState.FAILED, exc.code, exc.message)
 
-    def _completed(self, job: Job, result: WorkResult) -> None:
+    async def _completed(self, job: Job, result: WorkResult) -> None:
         live = self.live.get(job.id)
         tail = live.tail_seconds() if live else None
         # The tail estimates decode+encode for the next job of this model; a post stage would inflate it.
@@ -198,9 +203,9 @@ class JobDispatcher:
         if started is not None and started.started_at is not None:
             self.metrics.job_seconds.labels(job.model).observe(time.time() - started.started_at)
         self.metrics.observe_stages(job.model, result.timings)
-        self.finish(job.id, JobState.COMPLETED, files=result.files,
-                    timings={**result.timings, "peak_memory_bytes": result.peak_memory_bytes},
-                    worker_id=result.worker_id)
+        await self.finish_async(job.id, JobState.COMPLETED, files=result.files,
+                                timings={**result.timings, "peak_memory_bytes": result.peak_memory_bytes},
+                                worker_id=result.worker_id)
 
     def _on_event_threadsafe(self, event: EngineEvent) -> None:
         loop = self._loop
@@ -221,7 +226,9 @@ class JobDispatcher:
             started = self.store.get(job_id)
             if worker and started is not None:
                 self.worker_loras[str(worker)] = lora_key(started.spec)
-            self.store.update(job_id, started_at=event.at, worker_id=worker)
+            # Advisory (when and where it started): queued behind the loop, not waited for.
+            self.store.update_later(job_id, started_at=event.at, worker_id=worker).add_done_callback(
+                functools.partial(_log_failed_write, job_id=job_id, what="its start"))
             log.info("job %s: started on %s", job_id, worker)
             self.events.publish(job_id, "started", {"id": job_id, "state": "in_progress", "worker_id": worker})
             return
@@ -282,19 +289,46 @@ class JobDispatcher:
         timings: dict[str, Any] | None = None,
         worker_id: str | None = None,
     ) -> Job | None:
+        """Write a terminal state (this thread waits for the commit), then announce it."""
+        self.store.update(job_id, **self._terminal_values(job_id, state, error_code, error_message, files, timings,
+                                                          worker_id))
+        return self._announce(job_id, state, error_code, error_message)
+
+    async def finish_async(
+        self,
+        job_id: str,
+        state: JobState,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        *,
+        files: dict[str, str] | None = None,
+        timings: dict[str, Any] | None = None,
+        worker_id: str | None = None,
+    ) -> Job | None:
+        """``finish`` on the event loop: the loop serves other requests while the commit lands, and
+        the outcome is announced (events, webhooks) only once it is on disk."""
+        await self.store.update_async(job_id, **self._terminal_values(job_id, state, error_code, error_message, files,
+                                                                      timings, worker_id))
+        return self._announce(job_id, state, error_code, error_message)
+
+    def _terminal_values(self, job_id: str, state: JobState, error_code: str | None, error_message: str | None,
+                         files: dict[str, str] | None, timings: dict[str, Any] | None,
+                         worker_id: str | None) -> dict[str, Any]:
         now = time.time()
         values: dict[str, Any] = {
             "state": state, "completed_at": now, "error_code": error_code, "error_message": error_message,
             "eta_seconds": None, "expires_at": now + self.retention_s if self.retention_s > 0 else None,
         }
-        live = self.live.pop(job_id, None)
+        live = self.live.pop(job_id, None)  # from here late events of the job are ignored
         if state is JobState.COMPLETED:
             values.update(progress=100, stage=None, files=files or {}, timings=timings or {})
             if worker_id:
                 values["worker_id"] = worker_id
         elif live is not None:
             values.update(progress=live.progress, stage=live.stage)
-        self.store.update(job_id, **values)
+        return values
+
+    def _announce(self, job_id: str, state: JobState, error_code: str | None, error_message: str | None) -> Job | None:
         job = self.store.get(job_id)
         if job is None:
             return None
@@ -316,6 +350,11 @@ class JobDispatcher:
 
     def progress_of(self, job_id: str) -> JobProgress | None:
         return self.live.get(job_id)
+
+
+def _log_failed_write(done: Future[Any], job_id: str, what: str) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("job %s: could not record %s: %s", job_id, what, done.exception())
 
 
 def _post_span(job: Job) -> tuple[int, int] | None:

@@ -245,14 +245,26 @@ class JobStore:
         return _from_row(row) if row else None
 
     def update(self, job_id: str, **values: Any) -> None:
-        if not values:
-            return
+        """Change fields of a job, durable on return (this thread waits for the group commit)."""
+        self.update_later(job_id, **values).result()
+
+    async def update_async(self, job_id: str, **values: Any) -> None:
+        """``update`` for the event loop: waits for the group commit without blocking the loop."""
+        await asyncio.wrap_future(self.update_later(job_id, **values))
+
+    def update_later(self, job_id: str, **values: Any) -> Future[Any]:
+        """Queue the change and return at once; the future resolves once it is on disk. Writes are
+        committed in the order they were queued, so a later update of the same job lands after it."""
         bad = set(values) - set(_COLUMNS)
         if bad:
             raise KeyError(f"unknown job fields: {sorted(bad)}")
+        if not values:
+            done: Future[Any] = Future()
+            done.set_result(None)
+            return done
         sets = ", ".join(f"{k} = ?" for k in values)
         args = [*(_to_sql(k, v) for k, v in values.items()), job_id]
-        self._write(lambda db: db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", args)).result()
+        return self._write(lambda db: db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", args))
 
     def update_progress(self, job_id: str, attempt: int, **values: Any) -> None:
         """Progress of a running attempt: written only while that attempt is still the one running,
