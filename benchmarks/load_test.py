@@ -1,9 +1,10 @@
 """Load test: hundreds of concurrent clients against a running vidserve, on loopback.
 
 Each client submits one job, then follows it: polls its status, reads the SSE stream (every third
-client), downloads the MP4 when done. Beside them, ``burst_pollers`` clients poll one job that was
-accepted before the burst, every 50 ms for as long as submissions are in flight: what a client
-polling its job sees while others submit (``burst_poll_*``). Submission latency is every
+client), downloads the MP4 when done; each client has its own connection, as separate programs do.
+Beside them, ``burst_pollers`` clients in a process of their own (``benchmarks.load_poller``) poll one
+job that was accepted before the burst, every 50 ms for as long as submissions are in flight: what a
+client polling its job sees while others submit (``burst_poll_*``). Submission latency is every
 submission's, 202 or refused (``submit_*``). Refused submissions must be 429/503 with ``Retry-After``;
 nothing may be a 5xx; every accepted job must end ``completed`` exactly once (the admin listing
 holds each accepted id once and nothing else); the API process's RSS is read before and after.
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ from typing import Any
 import httpx
 
 from benchmarks.serving_bench import _pct
+from benchmarks.timing import server_timing_ms
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -58,6 +61,7 @@ class LoadOutcome:
     poll_latencies: list[float] = field(default_factory=list)
     submit_latencies: list[float] = field(default_factory=list)  # every submission, 202 or refused
     burst_poll_latencies: list[float] = field(default_factory=list)
+    burst_poll_server_s: list[float] = field(default_factory=list)
     poll_server_s: list[float] = field(default_factory=list)  # the server's own time (Server-Timing)
     sse_streams: int = 0
     sse_terminal: int = 0
@@ -73,7 +77,21 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def _own_client(cfg: LoadConfig, tls: ssl.SSLContext, key: str | None = None) -> httpx.AsyncClient:
+    """One simulated client's own connection, as separate programs have: sharing one pool between
+    hundreds of clients measures httpcore's pool (its request assignment scans every connection,
+    quadratic in a burst; it took over half the load generator's CPU) rather than the server."""
+    return httpx.AsyncClient(base_url=cfg.url, headers={"Authorization": f"Bearer {key or cfg.api_key}"},
+                             timeout=60, verify=tls, limits=httpx.Limits(max_connections=1))
+
+
 async def _client(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcome,
+                  submitted: asyncio.Semaphore) -> None:
+    async with c:
+        await _follow(i, c, cfg, out, submitted)
+
+
+async def _follow(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcome,
                   submitted: asyncio.Semaphore) -> None:
     t0 = time.perf_counter()
     try:
@@ -119,12 +137,27 @@ async def _client(i: int, c: httpx.AsyncClient, cfg: LoadConfig, out: LoadOutcom
             out.download_bytes += len(r.content)
 
 
-async def _burst_poller(c: httpx.AsyncClient, job_id: str, submitting: asyncio.Event, out: LoadOutcome) -> None:
+async def _start_pollers(cfg: LoadConfig, job_id: str) -> asyncio.subprocess.Process:
+    """The burst pollers, in their own process (benchmarks.load_poller), connected and ready."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.load_poller", cfg.url, cfg.api_key, job_id,
+        "--pollers", str(cfg.burst_pollers), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"burst pollers did not start: {line!r}")
+    return proc
+
+
+async def _stop_pollers(proc: asyncio.subprocess.Process, submitting: asyncio.Event, out: LoadOutcome) -> None:
     while submitting.is_set():
-        t0 = time.perf_counter()
-        await c.get(f"/v1/videos/{job_id}")
-        out.burst_poll_latencies.append(time.perf_counter() - t0)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    polled = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+    await proc.wait()
+    out.burst_poll_latencies += polled["latencies"]
+    out.burst_poll_server_s += polled["server"]
 
 
 async def _until_submitted(submitted: asyncio.Semaphore, clients: int, submitting: asyncio.Event) -> None:
@@ -135,10 +168,8 @@ async def _until_submitted(submitted: asyncio.Semaphore, clients: int, submittin
 
 async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, Any]:
     out = LoadOutcome()
-    conns = cfg.clients + cfg.burst_pollers + 10
-    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
-    async with httpx.AsyncClient(base_url=cfg.url, headers={"Authorization": f"Bearer {cfg.api_key}"},
-                                 timeout=60, limits=limits) as c:
+    tls = ssl.create_default_context()  # one for all (building one per client costs ms); loopback is plain HTTP
+    async with _own_client(cfg, tls) as c:
         watched = None
         if cfg.burst_pollers:  # a job accepted before the burst, for the pollers to watch
             r = await c.post("/v1/text-to-video", json={**cfg.body, "metadata": {"run": f"{cfg.tag}-watched"}})
@@ -146,9 +177,11 @@ async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, 
         rss_before = rss_bytes(server_pid) if server_pid else None
         submitted, submitting = asyncio.Semaphore(0), asyncio.Event()
         submitting.set()
+        pollers = [_stop_pollers(await _start_pollers(cfg, watched), submitting, out)] if watched else []
+        # Built before the burst (a program has its client before it sends); each connects on its first request.
+        clients = [_own_client(cfg, tls) for _ in range(cfg.clients)]
         t0 = time.monotonic()
-        pollers = [_burst_poller(c, watched, submitting, out) for _ in range(cfg.burst_pollers) if watched]
-        await asyncio.gather(*(_client(i, c, cfg, out, submitted) for i in range(cfg.clients)),
+        await asyncio.gather(*(_client(i, clients[i], cfg, out, submitted) for i in range(cfg.clients)),
                              _until_submitted(submitted, cfg.clients, submitting), *pollers)
         wall = time.monotonic() - t0
         rss_after = rss_bytes(server_pid) if server_pid else None
@@ -179,6 +212,7 @@ async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, 
         "burst_polls": len(out.burst_poll_latencies),
         "burst_poll_p50_ms": _ms(_pct(out.burst_poll_latencies, 0.5)),
         "burst_poll_p99_ms": _ms(_pct(out.burst_poll_latencies, 0.99)),
+        "burst_poll_server_p99_ms": _ms(_pct(out.burst_poll_server_s, 0.99)),
         "polls": len(lat), "poll_p50_ms": _ms(_pct(lat, 0.5)), "poll_p99_ms": _ms(_pct(lat, 0.99)),
         "poll_max_ms": _ms(max(lat) if lat else None),
         # What of that the server spent answering; the rest is connection, queueing and the client's own loop.
@@ -189,18 +223,6 @@ async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, 
         "rss_before_mb": _mb(rss_before), "rss_after_mb": _mb(rss_after),
         "rss_growth_mb": _mb(rss_after - rss_before) if rss_before and rss_after else None,
     }
-
-
-def server_timing_ms(header: str) -> float | None:
-    """``app;dur=12.3`` (our Server-Timing header) -> 12.3."""
-    for part in header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == "dur":
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
 
 
 def _ms(v: float | None) -> float | None:

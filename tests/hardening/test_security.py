@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.load_test import server_timing_ms
+from benchmarks.timing import server_timing_ms
 from server.api.auth import authenticate
 from server.jobs.webhook_policy import WebhookPolicy, WebhookRefused
 from server.logging_setup import configure
