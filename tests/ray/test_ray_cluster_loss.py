@@ -90,12 +90,6 @@ def test_cluster_lost_then_back(tiny_weights_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(900)  # three cluster restarts on a 2-core machine with one core taken
-# Not in the default run yet: it passes alone (92 s quiet) but fails inside the whole suite on 2 cores, every
-# time (4 of 4): the first worker actor never leaves `import torch`. What was seen: that actor process (and
-# only it: not the raylet, not this process) is pinned to CPU 0 (Cpus_allowed_list 0), Ray runs it at nice 15,
-# the hog runs on CPU 0 and CPU 1 stays idle, so the actor gets ~2% of a core. Who pins it is not found (not
-# vidserve, not a cgroup). Run it with `pytest -m soak tests/ray/test_ray_cluster_loss.py` (issue 13).
-@pytest.mark.soak
 def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
         tiny_weights_dir: Path, tmp_path: Path, cpu_hog: psutil.Process) -> None:
     port = free_port()
