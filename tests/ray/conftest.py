@@ -20,12 +20,8 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 RESOURCE = "vgpu"
 # Fast failure detection; the defaults (seconds of missed health checks) are for real networks.
-# Workers at nice 0, not Ray's 15: on two cores a nice-15 actor gets ~3% of a core beside any busy
-# process, and in the whole suite the first actor's main thread was seen bound to one CPU during
-# `import torch` (in the kernel's sched_setaffinity, from a caller not identified: no libc wrapper was
-# called) behind the soak test's CPU hog, so it never finished starting. At nice 0 it gets its share.
 SYSTEM_CONFIG = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,
-                 "health_check_failure_threshold": 4, "worker_niceness": 0}
+                 "health_check_failure_threshold": 4}
 # What a test head node leaves out: the dashboard (its process takes a core of a 2-core machine,
 # ~94% while its cluster is gone) and the autoscaler's monitor. No test uses either.
 HEAD_ARGS = {"include_dashboard": False, "no_monitor": True, "_system_config": SYSTEM_CONFIG}
