@@ -16,9 +16,9 @@ from pipelines.core.catalog import Catalog, ModelEntry
 from pipelines.core.errors import GenerationCancelled, ModelUnavailable, OutOfMemory
 from pipelines.core.images import load_fitted
 from pipelines.core.loras import apply_loras
-from pipelines.core.memory import MemoryStrategy, plan_memory
+from pipelines.core.memory import MemoryStrategy
 from pipelines.core.spec import GenerationSpec, ResolvedSpec, SpeedLevel, resolve
-from pipelines.families import adapter_for, check_sequence_split, default_catalog
+from pipelines.families import adapter_for, check_sequence_split, default_catalog, plan_job_memory
 from pipelines.families.base import FamilyAdapter, FlowStage
 from pipelines.loader import LoadOptions, PipelineCache, pick_device, pick_dtype
 from pipelines.parallel import ContextParallel
@@ -264,8 +264,7 @@ class VideoGenerator:
         entry = self.catalog.get(rs.model)
         assert entry is not None
         ranks = self.context_parallel.degree if self.context_parallel else 1
-        plan = plan_memory(entry, rs.width, rs.height, rs.num_frames, self.budget_bytes(), ranks=ranks,
-                           final=rs.quality == "final")
+        plan = plan_job_memory(entry, rs, self.budget_bytes(), ranks=ranks)
         strategy = plan.strategy if plan.fits else MemoryStrategy.SEQUENTIAL
         order = list(MemoryStrategy)
         if self.memory_strategy is not None and order.index(self.memory_strategy) > order.index(strategy):

@@ -65,9 +65,12 @@ class VramEstimate:
 
     @classmethod
     def for_job(cls, entry: ModelEntry, width: int, height: int, num_frames: int,
-                strategy: MemoryStrategy = MemoryStrategy.NONE, ranks: int = 1, final: bool = False) -> VramEstimate:
+                strategy: MemoryStrategy = MemoryStrategy.NONE, ranks: int = 1, final: bool = False,
+                tokens: int | None = None) -> VramEstimate:
         """Per GPU. With context parallelism over ``ranks`` GPUs each holds all weights and 1/ranks
-        of the transformer's activations (the VAE decode is not split)."""
+        of the transformer's activations (the VAE decode is not split). ``tokens``: the job's sequence
+        length when its conditions add to the video's (the family's ``sequence_tokens``: VACE's
+        reference images, LTX's last-frame condition); default the video's latent tokens."""
         a = entry.architecture
         order = list(MemoryStrategy)
         at_least = order.index(strategy)
@@ -89,7 +92,8 @@ class VramEstimate:
             weights = max(transformer_bytes, encoder_bytes)
         else:
             weights = transformer_bytes + encoder_bytes
-        tokens = latent_tokens(entry, width, height, num_frames)
+        if tokens is None:
+            tokens = latent_tokens(entry, width, height, num_frames)
         activations = -(-tokens // max(1, ranks)) * (a.dim or _DEFAULT_DIM) * _BYTES * (
             _ACTIVATION_FACTOR + a.held_activations)
         pixels = height * width
@@ -122,14 +126,15 @@ def latent_tokens(entry: ModelEntry, width: int, height: int, num_frames: int) -
 
 
 def plan_memory(entry: ModelEntry, width: int, height: int, num_frames: int, budget_bytes: int | None,
-                allowed: list[MemoryStrategy] | None = None, ranks: int = 1, final: bool = False) -> MemoryPlan:
+                allowed: list[MemoryStrategy] | None = None, ranks: int = 1, final: bool = False,
+                tokens: int | None = None) -> MemoryPlan:
     """The fastest strategy whose estimate fits ``budget_bytes`` per GPU (no budget: everything
     resident), for a job split over ``ranks`` GPUs. When none fits, the most frugal one is returned
     with ``fits=False``."""
     candidates = allowed or list(MemoryStrategy)
     last: MemoryPlan | None = None
     for strategy in sorted(candidates, key=lambda s: SLOWDOWN[s]):
-        est = VramEstimate.for_job(entry, width, height, num_frames, strategy, ranks, final)
+        est = VramEstimate.for_job(entry, width, height, num_frames, strategy, ranks, final, tokens)
         last = MemoryPlan(strategy, est, budget_bytes is None or est.total_bytes <= budget_bytes)
         if last.fits:
             return last

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pipelines.core.catalog import Catalog, ModelEntry
 from pipelines.core.errors import InvalidSpec
+from pipelines.core.memory import MemoryPlan, plan_memory
 from pipelines.core.spec import ResolvedSpec
 from pipelines.families.base import FamilyAdapter
 from pipelines.families.hunyuan_video15 import HunyuanVideo15Family
@@ -47,6 +48,13 @@ def default_catalog() -> Catalog:
     for e in entries:
         adapter_for(e).check_entry(e)  # an entry whose family nobody serves, or breaks its rules, fails at start
     return Catalog(entries)
+
+
+def plan_job_memory(entry: ModelEntry, rs: ResolvedSpec, budget_bytes: int | None, ranks: int = 1) -> MemoryPlan:
+    """The planner for one job, over its whole sequence (the family's ``sequence_tokens``: conditions
+    such as VACE's reference images add latent frames); the API's admission and the worker use this."""
+    return plan_memory(entry, rs.width, rs.height, rs.num_frames, budget_bytes, ranks=ranks,
+                       final=rs.quality == "final", tokens=adapter_for(entry).sequence_tokens(entry, rs))
 
 
 def check_sequence_split(entry: ModelEntry, rs: ResolvedSpec, ranks: int) -> None:

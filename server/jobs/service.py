@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.catalog import Catalog
-from pipelines.core.memory import plan_memory
 from pipelines.core.spec import ResolvedSpec
-from pipelines.families import check_sequence_split
+from pipelines.families import check_sequence_split, plan_job_memory
 from server.engine.base import Engine
 from server.jobs.dispatcher import JobDispatcher
 from server.jobs.errors import AdmissionRefused, JobNotFound
@@ -111,8 +110,7 @@ class JobService:
         if limit is None:
             return
         # The same planner the worker runs: refuse only when even the most frugal strategy cannot fit.
-        plan = plan_memory(entry, width, height, num_frames, limit, ranks=self.context_parallel,
-                           final=spec.quality == "final")
+        plan = plan_job_memory(entry, spec, limit, ranks=self.context_parallel)
         if not plan.fits:
             raise AdmissionRefused(
                 f"{model} at {width}x{height} with {num_frames} frames needs {plan.estimate.describe()}, more than "

@@ -128,3 +128,24 @@ def test_memory_planner_counts_vace_control_hints() -> None:
     unheld = entry.model_copy(update={"architecture": entry.architecture.model_copy(update={"held_activations": 0})})
     assert plan_memory(unheld, 1280, 720, 81, 80 * GIB).strategy is MemoryStrategy.VAE_TILING
     assert not plan_memory(entry, 1280, 720, 81, 2 * GIB).fits
+
+
+def test_memory_planner_counts_the_latent_frames_reference_images_add(
+        gen: VideoGenerator, color_images: dict[str, Path]) -> None:
+    """Three reference images are three more latent frames in VACE's sequence (21 + 3 at 81 frames), so
+    the planner (the API's admission and the worker's, one function) counts their activations too."""
+    from pipelines.core.memory import GIB, VramEstimate
+    from pipelines.families import plan_job_memory
+
+    entry = CATALOG.get("wan2.1-vace-14b")
+    assert entry is not None
+    plain = resolve(GenerationSpec(model=entry.id, prompt="x", width=1280, height=720, num_frames=81))
+    refs = resolve(GenerationSpec(model=entry.id, prompt="x", width=1280, height=720, num_frames=81,
+                                  reference_images=[color_images["red"]] * 3))
+    per_token = 5120 * 2 * (32 + 8)
+    assert plan_job_memory(entry, plain, 80 * GIB).estimate.activation_bytes == 21 * 45 * 80 * per_token
+    with_refs = plan_job_memory(entry, refs, 80 * GIB).estimate
+    assert with_refs.activation_bytes == (21 + 3) * 45 * 80 * per_token
+    assert with_refs.activation_bytes > VramEstimate.for_job(entry, 1280, 720, 81).activation_bytes
+    worker_plan, _ = gen.memory_plan(refs)  # what the worker plans with
+    assert worker_plan.estimate.activation_bytes == with_refs.activation_bytes
