@@ -167,6 +167,7 @@ def job_events(client: httpx.Client, job_id: str, release: str | None = None) ->
     ``hold_worker``) to cancel once the stream is open, so this one runs with every event seen."""
     events: list[tuple[str, dict[str, Any]]] = []
     with client.stream("GET", f"/v1/videos/{job_id}/events") as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream"), r.status_code
         name = None
         for line in r.iter_lines():
             if line.startswith("event: "):

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 import httpx
 
-from tests.server.conftest import FAST, LiveServer, wait_state, wait_terminal
+from tests.server.conftest import FAST, LiveServer, hold_worker, job_events, wait_state, wait_terminal
 
 SLOW = {"steps": 60}  # long enough to be caught running
 
 
-def _read_sse(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    with client.stream("GET", f"/v1/videos/{job_id}/events") as r:
-        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: ") and name:
-                events.append((name, json.loads(line[6:])))
-                if name in ("completed", "failed", "cancelled"):
-                    break
-    return events
-
-
 def test_sse_steps_in_order_with_monotonic_progress_and_eta(client: httpx.Client) -> None:
-    # Occupy the worker first so the watched job is seen from "queued" onwards.
-    blocker = client.post("/v1/text-to-video", json={"prompt": "blocker", **FAST}).json()
+    # The worker is held until the stream is open, so the watched job is seen from "queued" onwards
+    # (a late subscriber gets a snapshot, not the events it missed).
+    blocker = hold_worker(client)
     job = client.post("/v1/text-to-video", json={"prompt": "watch me", "steps": 5}).json()
-    events = _read_sse(client, job["id"])
+    events = job_events(client, job["id"], release=blocker)
     names = [n for n, _ in events]
     assert names[0] == "queued" and names[-1] == "completed", names
     assert "started" in names
@@ -44,8 +28,8 @@ def test_sse_steps_in_order_with_monotonic_progress_and_eta(client: httpx.Client
     stages = [d["stage"] for n, d in events if n == "stage"]
     assert stages.index("denoising") < stages.index("decoding") < stages.index("encoding")
     # A stream opened after the end gets the terminal event at once.
-    assert [n for n, _ in _read_sse(client, job["id"])] == ["completed"]
-    wait_terminal(client, blocker["id"])
+    assert [n for n, _ in job_events(client, job["id"])] == ["completed"]
+    assert wait_terminal(client, blocker)["state"] == "cancelled"
 
 
 def test_cancel_queued_and_running(client: httpx.Client) -> None:
