@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from pipelines.audio import AudioTrack, read_audio
-from tests.server.conftest import API_KEY, LiveServer, wait_terminal
+from tests.server.conftest import API_KEY, LiveServer, hold_worker, job_events, wait_terminal
 
 MODEL = "tiny-ltx-2"
 FPS = 24
@@ -187,17 +187,17 @@ def test_openai_sdk_flow_with_audio(server: LiveServer, tmp_path: Path) -> None:
 
 
 def test_progress_reports_the_audio_decode_as_its_own_stage(client: httpx.Client) -> None:
-    from tests.server.test_job_lifecycle import _read_sse
-
-    blocker = client.post("/v1/text-to-video", json={"prompt": "blocker", **FAST}).json()
+    # The worker is held until the stream is open, so every stage of the job is seen (a late subscriber
+    # gets a snapshot, not the events it missed).
+    blocker = hold_worker(client)
     job = client.post("/v1/text-to-video", json={"prompt": "a bell rings", **FAST}).json()
-    events = _read_sse(client, job["id"])
+    events = job_events(client, job["id"], release=blocker)
     stages = [d["stage"] for n, d in events if n == "stage"]
     assert stages.index("denoising") < stages.index("decoding") < stages.index("audio_decoding") \
         < stages.index("encoding"), stages
     progress = [d["progress"] for n, d in events if d.get("progress") is not None]
     assert progress == sorted(progress) and progress[-1] == 100
-    wait_terminal(client, blocker["id"])
+    assert wait_terminal(client, blocker)["state"] == "cancelled"
     metrics = client.get("/metrics").text
     assert 'stage="audio_decode"' in metrics
 
