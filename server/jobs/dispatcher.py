@@ -21,7 +21,7 @@ from typing import Any
 from server.engine.base import Engine, EngineError, EngineEvent, EventType, WorkItem, WorkResult
 from server.jobs.events import FinishedListener, JobEvents, JobFinished
 from server.jobs.metrics import JobMetrics
-from server.jobs.models import MAX_ATTEMPTS, REPOST_SOURCE, Job, JobState
+from server.jobs.models import MAX_ATTEMPTS, REPOST_SOURCE, Job, JobState, Outcome
 from server.jobs.progress import POST_SPAN, REPOST_SPAN, JobProgress
 from server.jobs.provenance import lora_key, workflow_record
 from server.jobs.queue import JobQueue
@@ -163,7 +163,7 @@ class JobDispatcher:
         try:
             await asyncio.wrap_future(dispatched)  # its attempt is on disk before a worker sees it
             if job.id in self.cancel_requested:
-                await self.finish_async(job.id, JobState.CANCELLED, "cancelled", "cancelled before it started")
+                await self.finish_async(job.id, Outcome(JobState.CANCELLED, "cancelled", "cancelled before it started"))
                 return
             result = await self.engine.run(item, self._on_event_threadsafe)
         except asyncio.CancelledError:
@@ -172,7 +172,7 @@ class JobDispatcher:
             await self._failed(job, exc)
         except Exception as exc:
             log.exception("job %s: unexpected error from the engine", job.id)
-            await self.finish_async(job.id, JobState.FAILED, "internal", f"{exc.__class__.__name__}: {exc}")
+            await self.finish_async(job.id, Outcome(JobState.FAILED, "internal", f"{exc.__class__.__name__}: {exc}"))
         else:
             await self._completed(job, result)
         finally:
@@ -182,7 +182,7 @@ class JobDispatcher:
 
     async def _failed(self, job: Job, exc: EngineError) -> None:
         if exc.code == "cancelled" or job.id in self.cancel_requested:
-            await self.finish_async(job.id, JobState.CANCELLED, "cancelled", exc.message or "cancelled")
+            await self.finish_async(job.id, Outcome(JobState.CANCELLED, "cancelled", exc.message or "cancelled"))
         elif exc.retryable and job.attempts < MAX_ATTEMPTS:
             log.warning("job %s: %s (%s); requeued for attempt %d", job.id, exc.code, exc.message, job.attempts + 1)
             self.live.pop(job.id, None)
@@ -191,7 +191,7 @@ class JobDispatcher:
             self.events.publish(job.id, "queued", {"id": job.id, "state": "queued", "retry": True,
                                                    "reason": exc.code})
         else:
-            await self.finish_async(job.id, JobState.FAILED, exc.code, exc.message)
+            await self.finish_async(job.id, Outcome(JobState.FAILED, exc.code, exc.message))
 
     async def _completed(self, job: Job, result: WorkResult) -> None:
         live = self.live.get(job.id)
@@ -203,9 +203,9 @@ class JobDispatcher:
         if started is not None and started.started_at is not None:
             self.metrics.job_seconds.labels(job.model).observe(time.time() - started.started_at)
         self.metrics.observe_stages(job.model, result.timings)
-        await self.finish_async(job.id, JobState.COMPLETED, files=result.files,
-                                timings={**result.timings, "peak_memory_bytes": result.peak_memory_bytes},
-                                worker_id=result.worker_id)
+        await self.finish_async(job.id, Outcome(
+            JobState.COMPLETED, files=result.files,
+            timings={**result.timings, "peak_memory_bytes": result.peak_memory_bytes}, worker_id=result.worker_id))
 
     def _on_event_threadsafe(self, event: EngineEvent) -> None:
         loop = self._loop
@@ -278,57 +278,35 @@ class JobDispatcher:
 
     # --- terminal states: one place ---
 
-    def finish(
-        self,
-        job_id: str,
-        state: JobState,
-        error_code: str | None = None,
-        error_message: str | None = None,
-        *,
-        files: dict[str, str] | None = None,
-        timings: dict[str, Any] | None = None,
-        worker_id: str | None = None,
-    ) -> Job | None:
+    def finish(self, job_id: str, outcome: Outcome) -> Job | None:
         """Write a terminal state (this thread waits for the commit), then announce it."""
-        self.store.update(job_id, **self._terminal_values(job_id, state, error_code, error_message, files, timings,
-                                                          worker_id))
-        return self._announce(job_id, state, error_code, error_message)
+        self.store.update(job_id, **self._terminal_values(job_id, outcome))
+        return self._announce(job_id, outcome)
 
-    async def finish_async(
-        self,
-        job_id: str,
-        state: JobState,
-        error_code: str | None = None,
-        error_message: str | None = None,
-        *,
-        files: dict[str, str] | None = None,
-        timings: dict[str, Any] | None = None,
-        worker_id: str | None = None,
-    ) -> Job | None:
+    async def finish_async(self, job_id: str, outcome: Outcome) -> Job | None:
         """``finish`` on the event loop: the loop serves other requests while the commit lands, and
         the outcome is announced (events, webhooks) only once it is on disk."""
-        await self.store.update_async(job_id, **self._terminal_values(job_id, state, error_code, error_message, files,
-                                                                      timings, worker_id))
-        return self._announce(job_id, state, error_code, error_message)
+        await self.store.update_async(job_id, **self._terminal_values(job_id, outcome))
+        return self._announce(job_id, outcome)
 
-    def _terminal_values(self, job_id: str, state: JobState, error_code: str | None, error_message: str | None,
-                         files: dict[str, str] | None, timings: dict[str, Any] | None,
-                         worker_id: str | None) -> dict[str, Any]:
+    def _terminal_values(self, job_id: str, outcome: Outcome) -> dict[str, Any]:
         now = time.time()
         values: dict[str, Any] = {
-            "state": state, "completed_at": now, "error_code": error_code, "error_message": error_message,
-            "eta_seconds": None, "expires_at": now + self.retention_s if self.retention_s > 0 else None,
+            "state": outcome.state, "completed_at": now, "error_code": outcome.error_code,
+            "error_message": outcome.error_message, "eta_seconds": None,
+            "expires_at": now + self.retention_s if self.retention_s > 0 else None,
         }
         live = self.live.pop(job_id, None)  # from here late events of the job are ignored
-        if state is JobState.COMPLETED:
-            values.update(progress=100, stage=None, files=files or {}, timings=timings or {})
-            if worker_id:
-                values["worker_id"] = worker_id
+        if outcome.state is JobState.COMPLETED:
+            values.update(progress=100, stage=None, files=outcome.files or {}, timings=outcome.timings or {})
+            if outcome.worker_id:
+                values["worker_id"] = outcome.worker_id
         elif live is not None:
             values.update(progress=live.progress, stage=live.stage)
         return values
 
-    def _announce(self, job_id: str, state: JobState, error_code: str | None, error_message: str | None) -> Job | None:
+    def _announce(self, job_id: str, outcome: Outcome) -> Job | None:
+        state, error_code, error_message = outcome.state, outcome.error_code, outcome.error_message
         job = self.store.get(job_id)
         if job is None:
             return None

@@ -19,6 +19,19 @@ class JobState(StrEnum):
         return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended: what ``JobDispatcher.finish`` writes. Files, timings and the worker only
+    for a completed job."""
+
+    state: JobState
+    error_code: str | None = None
+    error_message: str | None = None
+    files: dict[str, str] | None = None
+    timings: dict[str, Any] | None = None
+    worker_id: str | None = None
+
+
 # Where a re-post job keeps its own copy of the source's generated frames (relative to its folder),
 # so it does not depend on the source job surviving until it runs.
 REPOST_SOURCE = "inputs/source.mp4"

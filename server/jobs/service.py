@@ -18,7 +18,7 @@ from server.jobs.dispatcher import JobDispatcher
 from server.jobs.errors import AdmissionRefused, JobNotFound
 from server.jobs.events import FinishedListener, JobEvents
 from server.jobs.metrics import JobMetrics
-from server.jobs.models import MAX_ATTEMPTS, Job, JobState
+from server.jobs.models import MAX_ATTEMPTS, Job, JobState, Outcome
 from server.jobs.provenance import lora_key
 from server.jobs.queue import JobQueue
 from server.jobs.store import JobStore
@@ -86,8 +86,9 @@ class JobService:
         for job in self.store.in_states([JobState.QUEUED, JobState.IN_PROGRESS]):
             if job.state is JobState.IN_PROGRESS:
                 if job.attempts >= MAX_ATTEMPTS:
-                    self.dispatcher.finish(job.id, JobState.FAILED, "worker_crashed",
-                                           f"interrupted {job.attempts} times (worker or server died); not retried")
+                    self.dispatcher.finish(job.id, Outcome(
+                        JobState.FAILED, "worker_crashed",
+                        f"interrupted {job.attempts} times (worker or server died); not retried"))
                     continue
                 log.warning("job %s: was running when the server stopped; requeued", job.id)
                 self.store.update(job.id, state=JobState.QUEUED, stage=None, progress=0, eta_seconds=None)
@@ -203,12 +204,13 @@ class JobService:
         if job.state.terminal:
             return job
         if self.queue.remove(job_id):
-            self.dispatcher.finish(job_id, JobState.CANCELLED, "cancelled", "cancelled while queued")
+            await self.dispatcher.finish_async(job_id, Outcome(JobState.CANCELLED, "cancelled",
+                                                               "cancelled while queued"))
             self.dispatcher.publish_positions()
             return self.get(job_id)
         task = self.dispatcher.running.get(job_id)
         if task is None:
-            self.dispatcher.finish(job_id, JobState.CANCELLED, "cancelled", "cancelled")
+            await self.dispatcher.finish_async(job_id, Outcome(JobState.CANCELLED, "cancelled", "cancelled"))
             return self.get(job_id)
         self.dispatcher.cancel_requested.add(job_id)
         await self.engine.cancel(job_id)

@@ -22,7 +22,7 @@ from server.api.requests import (
     TakesRequest,
     VideoEditRequest,
 )
-from server.jobs.models import Job, JobState
+from server.jobs.models import Job, JobState, Outcome
 from server.jobs.store import JobStore
 
 SHAPES: list[type[BaseModel]] = [NativeRequest, OpenAIVideoRequest, ExtendRequest, RemixRequest, VideoEditRequest,
@@ -94,7 +94,7 @@ def test_the_dispatcher_announces_each_terminal_state(tmp_path: Path) -> None:
 
     d.on_finished(broken)
     d.on_finished(seen.append)
-    finished = d.finish("a", JobState.FAILED, "internal", "boom")
+    finished = d.finish("a", Outcome(JobState.FAILED, "internal", "boom"))
     assert finished is not None and finished.state is JobState.FAILED
     assert [(e.job.id, e.job.state, e.job.error_message) for e in seen] == [("a", JobState.FAILED, "boom")]
     stored = store.get("a")
