@@ -77,11 +77,11 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def _own_client(cfg: LoadConfig, tls: ssl.SSLContext, key: str | None = None) -> httpx.AsyncClient:
+def _own_client(cfg: LoadConfig, tls: ssl.SSLContext) -> httpx.AsyncClient:
     """One simulated client's own connection, as separate programs have: sharing one pool between
     hundreds of clients measures httpcore's pool (its request assignment scans every connection,
     quadratic in a burst; it took over half the load generator's CPU) rather than the server."""
-    return httpx.AsyncClient(base_url=cfg.url, headers={"Authorization": f"Bearer {key or cfg.api_key}"},
+    return httpx.AsyncClient(base_url=cfg.url, headers={"Authorization": f"Bearer {cfg.api_key}"},
                              timeout=60, verify=tls, limits=httpx.Limits(max_connections=1))
 
 
@@ -149,9 +149,8 @@ async def _start_pollers(cfg: LoadConfig, job_id: str) -> asyncio.subprocess.Pro
     return proc
 
 
-async def _stop_pollers(proc: asyncio.subprocess.Process, submitting: asyncio.Event, out: LoadOutcome) -> None:
-    while submitting.is_set():
-        await asyncio.sleep(0.01)
+async def _stop_pollers(proc: asyncio.subprocess.Process, burst_over: asyncio.Event, out: LoadOutcome) -> None:
+    await burst_over.wait()
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.close()
     polled = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
@@ -160,10 +159,10 @@ async def _stop_pollers(proc: asyncio.subprocess.Process, submitting: asyncio.Ev
     out.burst_poll_server_s += polled["server"]
 
 
-async def _until_submitted(submitted: asyncio.Semaphore, clients: int, submitting: asyncio.Event) -> None:
+async def _until_submitted(submitted: asyncio.Semaphore, clients: int, burst_over: asyncio.Event) -> None:
     for _ in range(clients):
         await submitted.acquire()
-    submitting.clear()
+    burst_over.set()
 
 
 async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, Any]:
@@ -175,14 +174,13 @@ async def run_load(cfg: LoadConfig, server_pid: int | None = None) -> dict[str, 
             r = await c.post("/v1/text-to-video", json={**cfg.body, "metadata": {"run": f"{cfg.tag}-watched"}})
             watched = r.json()["id"] if r.status_code == 202 else None
         rss_before = rss_bytes(server_pid) if server_pid else None
-        submitted, submitting = asyncio.Semaphore(0), asyncio.Event()
-        submitting.set()
-        pollers = [_stop_pollers(await _start_pollers(cfg, watched), submitting, out)] if watched else []
+        submitted, burst_over = asyncio.Semaphore(0), asyncio.Event()
+        pollers = [_stop_pollers(await _start_pollers(cfg, watched), burst_over, out)] if watched else []
         # Built before the burst (a program has its client before it sends); each connects on its first request.
         clients = [_own_client(cfg, tls) for _ in range(cfg.clients)]
         t0 = time.monotonic()
         await asyncio.gather(*(_client(i, clients[i], cfg, out, submitted) for i in range(cfg.clients)),
-                             _until_submitted(submitted, cfg.clients, submitting), *pollers)
+                             _until_submitted(submitted, cfg.clients, burst_over), *pollers)
         wall = time.monotonic() - t0
         rss_after = rss_bytes(server_pid) if server_pid else None
         listed: list[str] = []
