@@ -78,14 +78,14 @@ async def _submit(service: JobService, draft: Draft, key_id: str, digest: str,
             return _created([service.view(j) for j in replay], replayed=True)
     # The places are held from here (a burst's later submissions are refused at once, before their
     # inputs are written) until the commit queues the jobs or this submission fails.
-    service.queue.reserve(key_id, draft.n, service.retry_after_s())
+    held = service.queue.reserve(key_id, draft.n, service.retry_after_s())
     try:
         # Saving inputs and decoding images is disk and CPU work: off the event loop.
         jobs = await run_in_threadpool(create_jobs, service, draft, key_id)
     except BaseException:
-        service.queue.release(key_id, draft.n)
+        service.queue.release(held)
         raise
-    stored, created = await service.submit(jobs, idem, reserved=True)
+    stored, created = await service.submit(jobs, idem, held)
     return _created(stored, replayed=not created)
 
 

@@ -28,6 +28,14 @@ class _Entry:
     skipped: int = field(default=0, compare=False)    # times a later job of its priority went first
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """Places a submission holds while it commits (``JobQueue.reserve``); released exactly once."""
+
+    key_id: str
+    count: int
+
+
 class JobQueue:
     def __init__(self, max_size: int, max_per_key: int) -> None:
         self.max_size = max_size
@@ -57,18 +65,19 @@ class JobQueue:
                 retry_after_s,
             )
 
-    def reserve(self, key_id: str, count: int, retry_after_s: int = 5) -> None:
+    def reserve(self, key_id: str, count: int, retry_after_s: int = 5) -> Reservation:
         """Hold ``count`` places for a submission that is committing (QueueFull when there is no room);
         ``release`` them when its jobs are pushed (with ``force``) or it failed."""
         self.check_room(key_id, count, retry_after_s)
         self._reserved[key_id] = self._reserved.get(key_id, 0) + count
+        return Reservation(key_id, count)
 
-    def release(self, key_id: str, count: int) -> None:
-        left = self._reserved.get(key_id, 0) - count
+    def release(self, held: Reservation) -> None:
+        left = self._reserved.get(held.key_id, 0) - held.count
         if left > 0:
-            self._reserved[key_id] = left
+            self._reserved[held.key_id] = left
         else:
-            self._reserved.pop(key_id, None)
+            self._reserved.pop(held.key_id, None)
 
     def push(self, job_id: str, priority: int, seq: int, key_id: str, *, force: bool = False,
              affinity: str = "") -> None:

@@ -4,6 +4,7 @@ the queue and the dispatcher; plus startup recovery and the retention cleanup ta
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import time
@@ -20,7 +21,7 @@ from server.jobs.events import FinishedListener, JobEvents
 from server.jobs.metrics import JobMetrics
 from server.jobs.models import MAX_ATTEMPTS, Job, JobState, Outcome
 from server.jobs.provenance import lora_key
-from server.jobs.queue import JobQueue
+from server.jobs.queue import JobQueue, Reservation
 from server.jobs.store import JobStore
 from server.jobs.webhook_policy import WebhookRefused
 from server.jobs.webhooks import WebhookSender
@@ -126,19 +127,18 @@ class JobService:
         return 5 if not self.dispatcher.tails else max(1, int(min(self.dispatcher.tails.values())))
 
     async def submit(self, jobs: list[Job], idempotency: tuple[str, str] | None = None,
-                     reserved: bool = False) -> tuple[list[Job], bool]:
+                     held: Reservation | None = None) -> tuple[list[Job], bool]:
         """Commit ``jobs`` (one transaction), then queue them. Returns (jobs, created).
 
         The commit (the store's writer thread, one sync to disk per group of submissions) and the
         webhook host check (a DNS lookup, in a thread) never run on the event loop, so a burst of
         submissions does not stall status polls and event streams; queueing happens back on the
-        loop, after the commit. ``reserved``: the caller holds the jobs' places already
-        (``queue.reserve``); they are released here, whatever happens."""
-        key_id, count = jobs[0].key_id, len(jobs)
+        loop, after the commit. ``held``: the jobs' places, reserved by the caller
+        before it wrote their inputs; from here they are released whatever happens."""
         # Places held from here to the commit's callback: submissions awaiting their commits together
         # cannot all pass a check made before any of them is queued.
-        if not reserved:
-            self.queue.reserve(key_id, count, self.retry_after_s())
+        if held is None:
+            held = self.queue.reserve(jobs[0].key_id, len(jobs), self.retry_after_s())
         try:
             if jobs[0].webhook_url and self.webhooks.policy is not None:
                 try:
@@ -150,16 +150,16 @@ class JobService:
                     raise
             commit = asyncio.ensure_future(self.store.create_async(jobs, idempotency))
         except BaseException:
-            self.queue.release(key_id, count)
+            self.queue.release(held)
             raise
         # Queued from the commit's own callback: a client that hangs up mid-commit (the request is
         # cancelled) leaves a committed job, and that job must still run.
-        commit.add_done_callback(lambda done: self._queue_committed(done, key_id, count))
+        commit.add_done_callback(functools.partial(self._queue_committed, held=held))
         stored, created = await asyncio.shield(commit)
         return [self.view(j) for j in stored], created
 
-    def _queue_committed(self, commit: asyncio.Future[tuple[list[Job], bool]], key_id: str, count: int) -> None:
-        self.queue.release(key_id, count)
+    def _queue_committed(self, commit: asyncio.Future[tuple[list[Job], bool]], held: Reservation) -> None:
+        self.queue.release(held)
         if commit.cancelled() or commit.exception() is not None:
             return
         stored, created = commit.result()

@@ -107,16 +107,16 @@ def test_queue_unit_priority_fifo_and_bounds() -> None:
 
 def test_queue_unit_reserved_places_count_until_released() -> None:
     q = JobQueue(max_size=3, max_per_key=2)
-    q.reserve("k1", 2)
+    k1 = q.reserve("k1", 2)
     with pytest.raises(QueueFull, match="already has 2"):
         q.reserve("k1", 1)  # per key, reserved places count
-    q.reserve("k2", 1)
+    k2 = q.reserve("k2", 1)
     with pytest.raises(QueueFull, match="3 of 3"):
         q.check_room("k3")  # and in the total
-    q.release("k1", 2)
+    q.release(k1)
     q.push("a", 0, 1, "k1", force=True)  # what the commit's callback does: release, then push
     q.check_room("k1")
-    q.release("k2", 1)
+    q.release(k2)
     q.reserve("k3", 2)
     with pytest.raises(QueueFull):
         q.reserve("k3", 1)
