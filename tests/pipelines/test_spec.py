@@ -19,7 +19,9 @@ def _fails(field: str, value: object, **kw: object) -> InvalidSpec:
     with pytest.raises(InvalidSpec) as info:
         resolve(GenerationSpec(**kw))  # type: ignore[arg-type]
     assert info.value.field == field
-    assert repr(value) in str(info.value) or str(value) in str(info.value)
+    # The message names the value too; a long one (a deep temporary path) is cut to its first 77 characters.
+    shown = str(value) if len(str(value)) <= 80 else str(value)[:77]
+    assert shown in str(info.value), str(info.value)
     return info.value
 
 
