@@ -12,6 +12,11 @@ from PIL import Image
 # Tests must never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Under pytest-xdist the test processes share the cores: each gets its share of torch's threads (the
+# worker processes a test starts inherit it), or they oversubscribe the cores and spin on each other.
+_TEST_PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _TEST_PROCESSES > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _TEST_PROCESSES)))
 
 
 @pytest.fixture(scope="session")
