@@ -90,15 +90,11 @@ def test_cluster_lost_then_back(tiny_weights_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(900)  # three cluster restarts on a 2-core machine with one core taken
-# Not in the default run yet: it passes alone (88-92 s) but fails inside the whole suite on 2 cores, every
-# time (6 of 6): the first worker actor never leaves `import torch`. What was seen (session 22): the actor's
-# main thread, and only it (Ray's own threads in that process are not), sits inside the kernel's
-# sched_setaffinity (/proc/PID/stack: affine_move_task), being bound to CPU 0, where the hog runs; it gets
-# ~0% CPU, at Ray's nice 15 and equally at nice 0. No libc affinity wrapper is called (an LD_PRELOAD shim
-# of sched_setaffinity and pthread_setaffinity_np logged only the x264 test's own calls), and alone, or
-# after tests/pipelines/test_encode.py, nothing binds it. Run it with `pytest -m soak
-# tests/ray/test_ray_cluster_loss.py` (issue 13).
-@pytest.mark.soak
+# About 90 s alone, 145 s inside the whole suite. Seen in session 22, when the suite ran in one process
+# and this test came after ~500 others: the first worker actor never left `import torch`, its main thread
+# inside the kernel's sched_setaffinity (affine_move_task), bound to CPU 0 where the hog runs, 6 runs of
+# 6. It passes alone, after tests/pipelines/test_encode.py, and in the default run now, where tests/ray
+# runs first in its own test process (tests/conftest.py).
 def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
         tiny_weights_dir: Path, tmp_path: Path, cpu_hog: psutil.Process) -> None:
     port = free_port()
