@@ -7,9 +7,6 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 VPY=.venv/bin/python
-# --no-compile: pip would byte-compile every file of every package (about 45 s of a fresh install
-# here); Python compiles the modules it imports on first use instead, a small share of them.
-PIP=("$VPY" -m pip install -q --no-compile)
 extras=("$@")
 # The dev tools include a browser for the studio page's test (Playwright drives the system chromium;
 # Playwright's own browser download is not used). Debian/Ubuntu package; as root, or via sudo. It
@@ -25,15 +22,15 @@ for extra in "${extras[@]}"; do
 done
 if ! "$VPY" -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    "${PIP[@]}" "torch${VIDSERVE_TORCH_VERSION:+==$VIDSERVE_TORCH_VERSION}"
+    "$VPY" -m pip install -q "torch${VIDSERVE_TORCH_VERSION:+==$VIDSERVE_TORCH_VERSION}"
     extras+=(cuda)
   else
-    "${PIP[@]}" "torch==${VIDSERVE_TORCH_VERSION:-2.13.0}"
+    "$VPY" -m pip install -q "torch==${VIDSERVE_TORCH_VERSION:-2.13.0}"
   fi
 fi
 spec="."
 if [ ${#extras[@]} -gt 0 ]; then spec=".[$(IFS=,; echo "${extras[*]}")]"; fi
-"${PIP[@]}" -e "$spec"
+"$VPY" -m pip install -q -e "$spec"
 if [ -n "$chromium_pid" ]; then
   if wait "$chromium_pid"; then
     echo "installed chromium for the studio page test"
