@@ -30,7 +30,18 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
 fi
 spec="."
 if [ ${#extras[@]} -gt 0 ]; then spec=".[$(IFS=,; echo "${extras[*]}")]"; fi
-"$VPY" -m pip install -q -e "$spec"
+# The project and its dependencies go in with uv where it can be had (from PyPI, into .venv): it
+# resolves, downloads and byte-compiles in parallel, about 30 s against pip's 2 minutes on 2 cores.
+# uv does not read pip's configuration, so the torch chosen above is pinned for it, and it
+# byte-compiles like pip does (a Python that may not write .pyc files would otherwise compile
+# torch and diffusers in every process). VIDSERVE_INSTALLER=pip, or no uv, takes pip.
+if [ "${VIDSERVE_INSTALLER:-uv}" = uv ] && { [ -x .venv/bin/uv ] || "$VPY" -m pip install -q uv >/dev/null 2>&1; }; then
+  pins=.venv/vidserve-torch-pin.txt
+  "$VPY" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' >"$pins"
+  .venv/bin/uv pip install -q --python "$VPY" --compile-bytecode --constraint "$pins" -e "$spec"
+else
+  "$VPY" -m pip install -q -e "$spec"
+fi
 if [ -n "$chromium_pid" ]; then
   if wait "$chromium_pid"; then
     echo "installed chromium for the studio page test"
