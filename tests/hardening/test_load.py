@@ -15,17 +15,23 @@ from tests.server.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
-# Stated bounds, for 2 CPU cores shared with one CPU worker and the load generator itself. Measured on
-# this machine (benchmarks/results/hardening-2cpu.md, 300 clients): a client polling one job during the
-# burst sees p99 ~0.1-0.2 s and submissions p99 ~0.6-0.9 s, since (issue 13) each simulated client has
-# its own connection (one pool shared by hundreds was quadratic in httpcore), the burst pollers run in
-# their own process, the request dependencies stay on the event loop (a thread hop each, before), a
-# submission holds its queue place before writing its inputs (the rest of a burst is refused at once),
-# and the dispatcher never waits on the loop for a commit. The bounds leave room for a busier machine;
-# a poll that waited behind the burst's writes would take as long as the burst (seconds).
-BURST_POLL_P99_BOUND_MS = 1_000.0
-SUBMIT_P99_BOUND_MS = 3_000.0
-POLL_P99_BOUND_MS = 2_000.0
+# What is asserted. Measured on this machine (benchmarks/results/hardening-2cpu.md): a client polling
+# one job during the burst sees p50 ~10-20 ms and p99 ~0.1-0.2 s, submissions p50 ~0.2-0.5 s and
+# p99 ~0.3-0.9 s, quiet or beside one busy core, since (issue 13) each simulated client has its own
+# connection (one pool shared by hundreds was quadratic in httpcore), the burst pollers run in their
+# own process, the request dependencies stay on the event loop, a submission holds its queue place
+# before writing its inputs, and the dispatcher never waits on the loop for a commit.
+# - Reads do not wait behind writes: the structural property, asserted as a ratio in the same burst,
+#   which holds however busy the machine is (all latencies stretch together). A poll that queued
+#   behind the burst's submissions would take as long as they do (ratio ~1); measured 0.02-0.06 at
+#   the median, 0.2-0.3 at the tail (a p99 of 20-40 polls is nearly their maximum: noisy).
+# - Absolute bounds are several times the figures above, for a busier machine (under three test
+#   processes on 2 cores a burst poll p99 reached 1.08 s); the goals themselves are the benchmark's.
+BURST_POLL_P50_SHARE_OF_SUBMIT_P50 = 0.25
+BURST_POLL_P99_SHARE_OF_SUBMIT_P99 = 0.75
+BURST_POLL_P99_BOUND_MS = 2_000.0
+SUBMIT_P99_BOUND_MS = 5_000.0
+POLL_P99_BOUND_MS = 3_000.0
 POLL_P50_BOUND_MS = 250.0
 POLL_SERVER_P99_BOUND_MS = 250.0
 RSS_GROWTH_BOUND_MB = 60.0
@@ -51,6 +57,9 @@ def test_load_hundreds_of_clients(tiny_weights_dir: Path, tmp_path: Path) -> Non
     assert s["downloads"] == s["accepted"] and s["sse_reached_terminal"] == s["sse_streams"], s
     assert s["poll_p99_ms"] < POLL_P99_BOUND_MS and s["poll_p50_ms"] < POLL_P50_BOUND_MS, s
     assert s["burst_polls"] >= 4 and s["burst_poll_p99_ms"] < BURST_POLL_P99_BOUND_MS, s
+    ratios = {"p50": s["burst_poll_p50_ms"] / s["submit_p50_ms"], "p99": s["burst_poll_p99_ms"] / s["submit_p99_ms"]}
+    assert ratios["p50"] < BURST_POLL_P50_SHARE_OF_SUBMIT_P50, (ratios, s)
+    assert ratios["p99"] < BURST_POLL_P99_SHARE_OF_SUBMIT_P99, (ratios, s)
     assert s["submit_p99_ms"] < SUBMIT_P99_BOUND_MS, s
     # The server's own share of a poll (Server-Timing) stays small even at the burst's tail (p99 ~5-10 ms).
     assert s["poll_server_p99_ms"] is not None and s["poll_server_p99_ms"] < POLL_SERVER_P99_BOUND_MS, s
