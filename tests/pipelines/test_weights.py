@@ -111,3 +111,13 @@ def test_make_tiny_is_deterministic(tmp_path: Path) -> None:
     b = digest(make_tiny("tiny-wan2.2-i2v-a14b", tmp_path / "b"))
     assert a and a == b
     assert "transformer_2/diffusion_pytorch_model.safetensors" in a
+
+
+def test_every_tiny_catalog_model_has_a_builder_and_every_builder_an_entry() -> None:
+    """tiny_ids() reads the catalog (no diffusers import); the families' builders must match it."""
+    from pipelines.families import default_catalog
+    from pipelines.tiny import _builders, tiny_ids
+
+    built = [e.id for e in default_catalog().tiny() if not e.base_model]
+    assert built and built == list(_builders())
+    assert tiny_ids()[:len(built)] == built and len(tiny_ids()) > len(built)  # derived ones follow
