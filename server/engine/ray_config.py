@@ -23,6 +23,10 @@ class PoolConfig:
     # VideoGenerator options every actor gets (attention, compile, memory budget and floor, fp8).
     generator_options: dict[str, Any] = field(default_factory=dict)
     num_cpus: float = 1.0             # CPUs each actor reserves
+    # Ray's workers lower their own priority to nice 15 (its ``worker_niceness``), so any nice-0 CPU
+    # load on a node (a decode, another service, a CPU hog) takes ~30x their share of a core: an
+    # actor then spent minutes importing torch beside one busy core. Ours run at this niceness.
+    worker_niceness: int = 0
     heartbeat_s: float = 2.0
     event_timeout_s: float = 30.0     # a running job's stream silent this long = the worker is lost
     call_timeout_s: float = 20.0      # probes and cancels

@@ -73,7 +73,8 @@ def gpu_cluster() -> Iterator[GpuCluster]:
         # (Not multiprocessing's resource tracker, which lives as long as this process.)
         started = [p for p in psutil.Process().children(recursive=True) if _is_ray(p)]
         c.shutdown()
-        _, alive = psutil.wait_procs(started, timeout=15)
+        # 60 s: beside a CPU hog at the end of a whole-suite run, the raylet and agents took over 15.
+        _, alive = psutil.wait_procs(started, timeout=60)
         for p in alive:
             with contextlib.suppress(psutil.Error):
                 p.kill()

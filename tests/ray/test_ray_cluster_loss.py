@@ -92,14 +92,11 @@ def test_cluster_lost_then_back(tiny_weights_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(300 + 300 * ROUNDS)  # cluster restarts on a 2-core machine with one core taken
-# Three rounds took about 90 s alone, 145 s inside the whole suite. What was seen when the suite ran in one process and
-# this test came after ~640 others (sessions 22 and 23, 8 runs of 8): the first worker actor's main
-# thread is bound to CPU 0, where the hog runs, while loading torch's extension (`from torch._C import *`,
-# torch/__init__.py:445), and waits there in the kernel (sched_setaffinity, affine_move_task) at ~0% CPU.
-# Not the cause: the environment that earlier tests leave (cv2's LD_LIBRARY_PATH, inductor's variables;
-# set by hand, the test passes alone), the test process's threads (all on CPUs 0-1), Ray's nice 15.
-# It passes alone, after tests/pipelines/test_encode.py, and in the default run, where tests/ray runs
-# first in its own test process (tests/conftest.py). With -n0 the whole suite may still hit it.
+# Three rounds took about 90 s alone, 145 s inside the whole suite. Cause of the hangs seen when the suite ran in
+# one process (sessions 22-23, 8 runs of 8), found in session 24: Ray's workers renice themselves to 15
+# (its worker_niceness), so beside the hog at nice 0 an actor got ~2% of a core and spent minutes
+# importing torch (its stack sat in torch's import; load balancing sometimes spared it, hence "only in
+# the whole suite"). The actors now run at nice 0 (PoolConfig.worker_niceness; test_ray_engine checks).
 def test_cluster_lost_while_jobs_run_beside_a_cpu_hog_again_and_again(
         tiny_weights_dir: Path, tmp_path: Path, cpu_hog: psutil.Process) -> None:
     port = free_port()

@@ -7,6 +7,7 @@ Each engine's bridge child is the Ray driver; its actors run the tiny models on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from pipelines import resolve
@@ -140,6 +142,20 @@ def test_routing_prefers_the_worker_holding_the_model(engine2: RayEngine, tmp_pa
     assert len(by_model[WAN]) == 1 and len(by_model[LTX]) == 1 and by_model[WAN] != by_model[LTX], used
     held = {w.worker_id: w.loaded_models for w in engine2.workers()}
     assert held[next(iter(by_model[WAN]))] == [WAN] and held[next(iter(by_model[LTX]))] == [LTX], held
+
+
+def test_the_actors_run_at_normal_priority_not_rays_nice_15(engine2: RayEngine) -> None:
+    """Ray's workers renice themselves to 15; beside one nice-0 CPU hog an actor at 15 got ~2% of a
+    core and took minutes to import torch (seen in a whole-suite run beside a hog). Ours stay at 0."""
+    assert len(engine2.workers()) == 2
+    actors = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if cmd and cmd[0].startswith("ray::RayWorker"):
+            with contextlib.suppress(psutil.Error):
+                actors.append((proc.pid, proc.nice()))
+    assert len(actors) >= 2, actors  # this engine's two (another test process may run more)
+    assert all(nice == 0 for _, nice in actors), actors
 
 
 def test_cancel_reaches_the_actor_on_its_node(engine2: RayEngine, tmp_path: Path) -> None:
