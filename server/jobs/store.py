@@ -158,6 +158,12 @@ class JobStore:
         outcomes: list[tuple[Any, BaseException | None]] = []
         db = self._db
         with self._lock:
+            # A waiter may be gone (its task cancelled at shutdown or by a deadline; asyncio.wrap_future
+            # cancels the future too). Its write still runs; only its answer is dropped. Once running, a
+            # future can no longer be cancelled, so setting its outcome below cannot fail (a cancelled
+            # one's set_result raised InvalidStateError and ended the writer thread: every later write
+            # would wait for ever).
+            told = [w.done.set_running_or_notify_cancel() for w in group]
             try:
                 db.execute("BEGIN IMMEDIATE")
                 for w in group:
@@ -176,10 +182,13 @@ class JobStore:
             except Exception as exc:  # BEGIN or COMMIT failed (disk full, I/O error): none of it is on disk
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-                for w in group:
-                    w.done.set_exception(exc)
+                for w, tell in zip(group, told, strict=True):
+                    if tell:
+                        w.done.set_exception(exc)
                 return
-        for w, (value, error) in zip(group, outcomes, strict=True):
+        for w, tell, (value, error) in zip(group, told, outcomes, strict=True):
+            if not tell:
+                continue
             if error is not None:
                 w.done.set_exception(error)
             else:
