@@ -93,10 +93,11 @@ def run_make_tiny(args: argparse.Namespace) -> int:
 
     from pipelines.tiny import make_tiny, tiny_ids
 
-    ids = args.models or tiny_ids()
-    unknown = [m for m in ids if m not in tiny_ids()]
+    known = tiny_ids()  # builds the catalog: once, not once per requested id
+    ids = args.models or known
+    unknown = [m for m in ids if m not in known]
     if unknown:
-        print(f"error: not tiny models: {', '.join(unknown)}; choose from {', '.join(tiny_ids())}", file=sys.stderr)
+        print(f"error: not tiny models: {', '.join(unknown)}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
     root = _weights_dir(args)
     for model_id in tqdm(ids, desc="tiny models", unit="model"):
