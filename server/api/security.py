@@ -12,7 +12,7 @@ import json
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -141,13 +141,15 @@ class DocsGuardMiddleware:
 class UnknownQueryMiddleware:
     """A query parameter no route declares is a 400 naming it, not silently ignored: a typo in a
     list filter (``?stauts=failed``) would otherwise return everything. ``metadata[key]`` filters
-    are the one open-ended family (OpenAPI deepObject ``metadata``)."""
+    are the one open-ended family (OpenAPI deepObject ``metadata``). A single-valued parameter given
+    twice (``?parent_id=a&parent_id=b``) is a 400 too: FastAPI would quietly keep the last one."""
 
     def __init__(self, app: ASGIApp, fastapi_app: FastAPI, settings: Settings) -> None:
         self.app = app
         self.fastapi_app = fastapi_app
         self.settings = settings
         self._known: dict[str, set[str]] = {}
+        self._repeatable: dict[str, set[str]] = {}
 
     def _authorized(self, scope: Scope) -> bool:
         """Check names only for callers with a valid key: the others get the route's 401 first."""
@@ -160,7 +162,7 @@ class UnknownQueryMiddleware:
             return False
         return True
 
-    def _declared(self, scope: Scope) -> set[str] | None:
+    def _declared(self, scope: Scope) -> tuple[set[str], set[str]] | None:
         for route in _api_routes(self.fastapi_app.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
@@ -168,26 +170,43 @@ class UnknownQueryMiddleware:
                 if key not in self._known:
                     params = route.dependant.query_params
                     self._known[key] = {p.alias for p in params}
+                    self._repeatable[key] = {p.alias for p in params if _is_sequence(p.field_info.annotation)}
                     if key in METADATA_FILTERS:
                         self._known[key].add("metadata[]")  # marker: bracketed names are filters
-                return self._known[key]
+                return self._known[key], self._repeatable[key]
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("query_string") and self._authorized(scope):
-            declared = self._declared(scope)
-            if declared is not None:
+            names = self._declared(scope)
+            if names is not None:
+                declared, repeatable = names
+                seen: set[str] = set()
                 for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
-                    if name in declared or (name.startswith("metadata[") and name.endswith("]")
-                                            and "metadata[]" in declared):
-                        continue
                     shown = name if len(name) <= 64 else name[:64] + "..."
-                    accepted = ", ".join(sorted(declared)) or "none"
-                    await _send_json(send, 400, error_body(
-                        f"unknown query parameter {shown!r}; accepted: {accepted}", "invalid_request_error",
-                        shown, "unknown_parameter"), {})
-                    return
+                    known = name in declared or (name.startswith("metadata[") and name.endswith("]")
+                                                 and "metadata[]" in declared)
+                    if not known:
+                        accepted = ", ".join(sorted(declared)) or "none"
+                        await _send_json(send, 400, error_body(
+                            f"unknown query parameter {shown!r}; accepted: {accepted}", "invalid_request_error",
+                            shown, "unknown_parameter"), {})
+                        return
+                    if name in seen and name not in repeatable:
+                        await _send_json(send, 400, error_body(
+                            f"query parameter {shown!r} is given more than once; it takes one value",
+                            "invalid_request_error", shown, "duplicate_parameter"), {})
+                        return
+                    seen.add(name)
         await self.app(scope, receive, send)
+
+
+def _is_sequence(annotation: Any) -> bool:
+    """A query parameter typed as a list (or a union with one) may be repeated: ``?tag=a&tag=b``."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return any(_is_sequence(a) for a in get_args(annotation)) if origin is not None else False
 
 
 def _api_routes(routes: list[Any]) -> list[APIRoute]:

@@ -263,3 +263,14 @@ def test_unknown_query_parameters_are_named(hclient: httpx.Client) -> None:
     expect_error(hclient.get("/v1/models", params={"metadata[x]": "1"}), 400, "metadata[x]")
     # Without a valid key the answer is still 401: the names are checked only for callers with one.
     assert httpx.get(f"{hclient.base_url}/v1/videos", params={"stauts": "x"}).status_code == 401
+
+
+def test_a_single_valued_query_parameter_given_twice_is_named(hclient: httpx.Client) -> None:
+    """Found by the fuzz test: ``?parent_id=INF&parent_id=&...`` listed everything (FastAPI keeps the
+    last value, so the filter the client meant may not be the one applied)."""
+    err = expect_error(hclient.get("/v1/videos?parent_id=video_a&parent_id=video_b"), 400, "parent_id")
+    assert err["code"] == "duplicate_parameter"
+    expect_error(hclient.get("/v1/videos?limit=5&limit=6"), 400, "limit")
+    expect_error(hclient.get("/v1/videos?metadata[shot]=1&metadata[shot]=2"), 400, "metadata[shot]")
+    # Each once is fine, and so are two different metadata filters.
+    assert hclient.get("/v1/videos?parent_id=video_a&limit=5&metadata[shot]=1&metadata[take]=2").status_code == 200
