@@ -12,7 +12,7 @@ import json
 import re
 import time
 import uuid
-from typing import Any, get_args, get_origin
+from typing import Any, NamedTuple, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -138,6 +138,13 @@ class DocsGuardMiddleware:
         await self.app(scope, receive, send)
 
 
+class _QueryNames(NamedTuple):
+    """One route's query parameters: every declared name, and those that may be given more than once."""
+
+    declared: set[str]
+    repeatable: set[str]
+
+
 class UnknownQueryMiddleware:
     """A query parameter no route declares is a 400 naming it, not silently ignored: a typo in a
     list filter (``?stauts=failed``) would otherwise return everything. ``metadata[key]`` filters
@@ -148,8 +155,7 @@ class UnknownQueryMiddleware:
         self.app = app
         self.fastapi_app = fastapi_app
         self.settings = settings
-        self._known: dict[str, set[str]] = {}
-        self._repeatable: dict[str, set[str]] = {}
+        self._known: dict[str, _QueryNames] = {}
 
     def _authorized(self, scope: Scope) -> bool:
         """Check names only for callers with a valid key: the others get the route's 401 first."""
@@ -162,18 +168,19 @@ class UnknownQueryMiddleware:
             return False
         return True
 
-    def _declared(self, scope: Scope) -> tuple[set[str], set[str]] | None:
+    def _declared(self, scope: Scope) -> _QueryNames | None:
         for route in _api_routes(self.fastapi_app.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 key = f"{scope['method']} {route.path}"
                 if key not in self._known:
                     params = route.dependant.query_params
-                    self._known[key] = {p.alias for p in params}
-                    self._repeatable[key] = {p.alias for p in params if _is_sequence(p.field_info.annotation)}
+                    declared = {p.alias for p in params}
                     if key in METADATA_FILTERS:
-                        self._known[key].add("metadata[]")  # marker: bracketed names are filters
-                return self._known[key], self._repeatable[key]
+                        declared.add("metadata[]")  # marker: bracketed names are filters
+                    self._known[key] = _QueryNames(
+                        declared, {p.alias for p in params if _is_sequence(p.field_info.annotation)})
+                return self._known[key]
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
